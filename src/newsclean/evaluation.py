@@ -1,0 +1,112 @@
+"""Evaluation: the same metrics, named the same way, for every model and baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+
+def classification_metrics(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], prefix: str
+) -> dict[str, float]:
+    """accuracy, macro-F1 and per-class precision/recall/F1 as ``<prefix>_<name>``."""
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    present = [label for label in labels if label in set(y_true)]
+    metrics = {
+        f"{prefix}_accuracy": float(accuracy_score(y_true, y_pred)),
+        f"{prefix}_macro_f1": float(
+            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+        ),
+    }
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(labels), zero_division=0
+    )
+    for label, p, r, f in zip(labels, precision, recall, f1, strict=True):
+        metrics[f"{prefix}_precision_{label}"] = float(p)
+        metrics[f"{prefix}_recall_{label}"] = float(r)
+        metrics[f"{prefix}_f1_{label}"] = float(f)
+    return metrics
+
+
+def news_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """F1 of the news class against everything else (what a cleaner keeps)."""
+    truth = np.asarray(y_true, dtype=object) == "news"
+    predicted = np.asarray(y_pred, dtype=object) == "news"
+    return float(f1_score(truth, predicted, zero_division=0))
+
+
+def per_source_report(
+    frame: pd.DataFrame, truth: str, predicted: str, labels: Sequence[str]
+) -> pd.DataFrame:
+    """Rows, accuracy and macro-F1 per source."""
+    rows = []
+    for source, part in frame.groupby("source"):
+        present = [label for label in labels if label in set(part[truth])]
+        rows.append(
+            {
+                "source": source,
+                "rows": len(part),
+                "accuracy": accuracy_score(part[truth], part[predicted]),
+                "macro_f1": f1_score(
+                    part[truth], part[predicted], labels=present, average="macro", zero_division=0
+                ),
+            }
+        )
+    return pd.DataFrame(rows).round(4)
+
+
+def confusion_figure(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], title: str
+):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = confusion_matrix(y_true, y_pred, labels=list(labels))
+    figure, axis = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.1 * len(labels) + 1.5))
+    axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            axis.text(
+                j,
+                i,
+                f"{matrix[i, j]:,}",
+                ha="center",
+                va="center",
+                color="white" if matrix[i, j] > matrix.max() / 2 else "black",
+                fontsize=8,
+            )
+    figure.tight_layout()
+    return figure
+
+
+def worst_errors(
+    frame: pd.DataFrame,
+    truth: str,
+    predicted: str,
+    probability: np.ndarray,
+    classes: Sequence[str],
+    limit: int = 200,
+) -> pd.DataFrame:
+    """The most confident mistakes: text, true, predicted and the predicted probability."""
+    wrong = frame[truth].to_numpy() != frame[predicted].to_numpy()
+    confidence = probability.max(axis=1)
+    table = frame.loc[wrong, ["source", "doc_id", "text", truth, predicted]].copy()
+    table["probability"] = confidence[wrong]
+    table["text"] = table["text"].str.slice(0, 300)
+    table = table.rename(columns={truth: "true", predicted: "predicted"})
+    return table.sort_values("probability", ascending=False).head(limit)

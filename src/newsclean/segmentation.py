@@ -1,0 +1,275 @@
+"""HTML or plain text → ordered paragraphs (blocks), the one step used in training and cleaning.
+
+A block is the text of one block-level element (its inline descendants included). Scripts,
+styles and hidden nodes are dropped. Each HTML block keeps facts a classifier can use: the tag
+that holds it, link density, DOM depth and class/id tokens. Parsing goes through lxml, which
+repairs broken markup; a page that cannot be parsed at all yields no blocks, never an
+exception.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree, html
+
+from newsclean.text import clean_whitespace, decode_bytes
+
+BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "title",
+        "tr",
+        "ul",
+        "br",
+        "option",
+        "select",
+        "textarea",
+        "label",
+        "button",
+        "legend",
+    ]
+)
+DROP_TAGS = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "math",
+        "iframe",
+        "object",
+        "embed",
+        "head",
+        "canvas",
+        "video",
+        "audio",
+        "input",
+        "map",
+        "area",
+        "link",
+        "meta",
+    ]
+)
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"[a-z]+")
+_MAX_CSS_TOKENS = 12
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TEXT_WRAPPER_RE = re.compile(r"^\s*<text\b[^>]*>", re.IGNORECASE)
+
+
+@dataclass
+class Block:
+    """One paragraph of a page. HTML fields are None for text input."""
+
+    text: str
+    tag: str | None = None
+    link_density: float | None = None
+    dom_depth: int | None = None
+    css_tokens: str | None = None
+    # Characters per label class, for annotated corpora (e.g. L3S's x-nc-selN spans).
+    label_chars: dict[str, int] = field(default_factory=dict)
+
+
+def segment_text(text: str) -> list[Block]:
+    """Plain text: one paragraph per non-blank line."""
+    return [Block(text=line) for line in (clean_whitespace(x) for x in text.splitlines()) if line]
+
+
+def parse_html(document: str | bytes) -> etree._Element | None:
+    if isinstance(document, bytes):
+        document = decode_bytes(document)[0]
+    document = _TEXT_WRAPPER_RE.sub("", document, count=1)
+    if not document.strip():
+        return None
+    # lxml refuses str input that carries an XML encoding declaration or control characters.
+    document = _CONTROL_RE.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", document))
+    try:
+        return html.document_fromstring(document)
+    except (etree.ParserError, ValueError):
+        return None  # unparsable even after lxml's repairs: the caller reports "no blocks"
+
+
+def _css_tokens(element: etree._Element) -> list[str]:
+    """Lower-case word tokens of class and id, without annotation classes (x-nc-*)."""
+    classes = [c for c in (element.get("class") or "").split() if not c.startswith("x-nc-")]
+    raw = f"{' '.join(classes)} {element.get('id') or ''}".lower()
+    return _TOKEN_RE.findall(raw)[:6]
+
+
+def _is_hidden(element: etree._Element) -> bool:
+    if element.get("hidden") is not None or element.get("aria-hidden") == "true":
+        return True
+    style = element.get("style")
+    if style and _HIDDEN_STYLE_RE.search(style):
+        return True
+    css_class = element.get("class") or ""
+    return "x-nc-invisible" in css_class
+
+
+def segment_html(
+    document: str | bytes,
+    label_class_prefix: str | None = None,
+    default_label: str = "",
+) -> list[Block]:
+    """Segment a page into blocks in document order.
+
+    With ``label_class_prefix`` (e.g. ``"x-nc-sel"``), each block also counts its characters
+    per label: the class of the innermost ancestor whose class starts with the prefix
+    (``default_label`` where none). Those label classes are not part of ``css_tokens``.
+    """
+    root = parse_html(document)
+    if root is None:
+        return []
+    for element in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+        _drop(element)
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag.lower() in DROP_TAGS or _is_hidden(element):
+            _drop(element)
+
+    blocks: list[Block] = []
+    pieces: list[tuple[str, bool, str]] = []  # (text, inside a link, label)
+    block_stack: list[tuple[str, int, str]] = [("html", 0, "")]
+    label_stack: list[str] = [default_label]
+    link_depth = 0
+    depth = 0
+
+    def flush() -> None:
+        if not pieces:
+            return
+        text = clean_whitespace("".join(p[0] for p in pieces))
+        if text:
+            tag, block_depth, tokens = block_stack[-1]
+            total = sum(len(p[0].strip()) for p in pieces) or 1
+            linked = sum(len(p[0].strip()) for p in pieces if p[1])
+            label_chars: dict[str, int] = {}
+            if label_class_prefix is not None:
+                for piece_text, _, label in pieces:
+                    n = len(piece_text.strip())
+                    if n:
+                        label_chars[label] = label_chars.get(label, 0) + n
+            blocks.append(
+                Block(
+                    text=text,
+                    tag=tag,
+                    link_density=round(linked / total, 4),
+                    dom_depth=block_depth,
+                    css_tokens=tokens,
+                    label_chars=label_chars,
+                )
+            )
+        pieces.clear()
+
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag.lower() if isinstance(element.tag, str) else ""
+        if event == "start":
+            depth += 1
+            if label_class_prefix is not None:
+                label = next(
+                    (
+                        c
+                        for c in (element.get("class") or "").split()
+                        if c.startswith(label_class_prefix)
+                    ),
+                    None,
+                )
+                label_stack.append(label or label_stack[-1])
+            if tag in BLOCK_TAGS:
+                flush()
+                parent_tokens = block_stack[-1][2].split()[:3]
+                own = _css_tokens(element)
+                tokens = " ".join(list(dict.fromkeys(own + parent_tokens))[:_MAX_CSS_TOKENS])
+                block_stack.append((tag, depth, tokens))
+            if tag == "a":
+                link_depth += 1
+            if element.text:
+                pieces.append((element.text, link_depth > 0, label_stack[-1]))
+        else:
+            if tag == "a":
+                link_depth -= 1
+            if tag in BLOCK_TAGS:
+                flush()
+                block_stack.pop()
+            if label_class_prefix is not None:
+                label_stack.pop()
+            depth -= 1
+            if element.tail:
+                pieces.append((element.tail, link_depth > 0, label_stack[-1]))
+    flush()
+    return blocks
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove an element but keep its tail text (it belongs to the parent)."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail
+    previous = element.getprevious()
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def segment(document: str | bytes, is_html: bool | None = None) -> list[Block]:
+    """Segment HTML or text; guess from the content when ``is_html`` is None."""
+    if isinstance(document, bytes):
+        document = decode_bytes(document)[0]
+    if is_html is None:
+        is_html = looks_like_html(document)
+    return segment_html(document) if is_html else segment_text(document)
+
+
+def looks_like_html(document: str) -> bool:
+    head = document[:2048].lstrip().lower()
+    return head.startswith(("<!doctype", "<html", "<?xml", "<head", "<body")) or bool(
+        re.search(r"<(p|div|body|html|article)\b", head)
+    )

@@ -1,0 +1,142 @@
+"""MLflow plumbing: one place sets the tracking store, experiments, tags and the champion rule.
+
+Never rely on MLflow's default store (see shared/NOTES.md): every entry point calls
+``configure`` with the tracking URI and artifact root from the config.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from newsclean.config import PROJECT_ROOT, Config
+
+CHAMPION = "champion"
+
+
+def configure(config: Config) -> None:
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    config.tracking.artifact_root.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(config.tracking.tracking_uri)
+    mlflow.set_registry_uri(config.tracking.tracking_uri)
+
+
+def experiment(config: Config, name: str) -> str:
+    """Create (with our artifact root) or reuse an experiment; return its id."""
+    import mlflow
+
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        experiment_id = existing.experiment_id
+    else:
+        location = (config.tracking.artifact_root / name).resolve().as_uri()
+        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def pinned_requirements() -> list[str]:
+    """Exact versions of what a logged model needs to load (skips MLflow's slow inference)."""
+    packages = ["scikit-learn", "pandas", "numpy", "scipy", "lxml", "skops"]
+    pins = []
+    for package in packages:
+        try:
+            pins.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def code_paths() -> list[str]:
+    """Our package, shipped with each model so it loads anywhere without an install."""
+    return [str(Path(__file__).resolve().parent)]
+
+
+def run_tags(digest: str, card_summary: str) -> dict[str, str]:
+    return {
+        "git_commit": git_commit(),
+        "dataset_digest": digest,
+        "data_card": card_summary,
+    }
+
+
+def champion_version(model_name: str):
+    """The registered model version holding the champion alias, or None."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def promote_if_better(
+    model_name: str, model_uri: str, metric: str, value: float, digest: str, run_id: str
+) -> tuple[bool, str]:
+    """Register the model; move the champion alias only if it beats the current champion.
+
+    Scores are comparable only on the same test data, so a champion trained on another
+    dataset digest is replaced (and the reason says so). Returns (promoted, reason).
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    current = champion_version(model_name)
+    version = mlflow.register_model(model_uri, model_name)
+    client.set_model_version_tag(model_name, version.version, metric, f"{value:.6f}")
+    client.set_model_version_tag(model_name, version.version, "dataset_digest", digest)
+    client.set_model_version_tag(model_name, version.version, "run_id", run_id)
+    if current is None:
+        promoted, reason = True, "no champion yet"
+    else:
+        old_digest = current.tags.get("dataset_digest")
+        old_value = float(current.tags.get(metric, "nan"))
+        if old_digest != digest:
+            promoted = True
+            reason = (
+                f"champion v{current.version} was scored on another dataset "
+                f"({str(old_digest)[:12]}); replaced"
+            )
+        elif value > old_value:
+            promoted = True
+            reason = f"{metric} {value:.4f} > champion v{current.version}'s {old_value:.4f}"
+        else:
+            promoted = False
+            reason = (
+                f"{metric} {value:.4f} does not beat champion v{current.version}'s "
+                f"{old_value:.4f}; champion kept"
+            )
+    if promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, version.version)
+    client.set_model_version_tag(model_name, version.version, "promotion", reason)
+    return promoted, reason
