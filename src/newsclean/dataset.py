@@ -1,7 +1,9 @@
 """Build the labelled-paragraph dataset: sources → checks → dedup → split → save → data card.
 
 One row per paragraph: ``source, doc_id, position, n_paragraphs, text, is_news, kind, topic,
-split`` plus the HTML columns where known. Splits are by document (and by document group),
+split`` plus the HTML columns where known. ``position`` is the paragraph's index in its
+document as segmented (stable, with gaps where the build dropped a row); ``n_paragraphs``
+counts the rows the document keeps. Splits are by document (and by document group),
 stratified, and deterministic from the seed: a document's split is a function of
 (seed, source, stratum, group id) only, so adding a source never moves another's documents.
 """
@@ -177,6 +179,7 @@ def collect(config: Config, log: BuildLog) -> list[Document]:
         ):
             good = []
             for number, paragraph in enumerate(doc.paragraphs):
+                paragraph.block_index = number
                 reason = check_labels(paragraph)
                 if not paragraph.text.strip():
                     reason = "empty text"
@@ -198,17 +201,16 @@ def to_frame(documents: list[Document], splits: dict[tuple[str, str], str]) -> p
     rows = []
     for doc in documents:
         split = splits[(doc.source, doc.doc_id)]
-        for position, paragraph in enumerate(doc.paragraphs):
+        for paragraph in doc.paragraphs:
             row = asdict(paragraph)
             row.update(
                 source=doc.source,
                 doc_id=doc.doc_id,
-                position=position,
+                position=row.pop("block_index"),
                 n_paragraphs=len(doc.paragraphs),
                 split=split,
                 text_sha1=_paragraph_key(paragraph.text),
             )
-            row["html_tag"] = row.pop("html_tag")
             rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["position"] = frame["position"].astype("int32")

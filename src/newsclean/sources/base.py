@@ -28,6 +28,9 @@ class Paragraph:
     dom_depth: int | None = None
     css_tokens: str | None = None
     gold_score: float | None = None
+    # Index in the document as its source produced it; stays stable when the build later
+    # drops rows, so annotations keyed by (source, doc_id, position) keep pointing right.
+    block_index: int = -1
 
     @classmethod
     def from_block(cls, block: Block, **labels: object) -> Paragraph:
