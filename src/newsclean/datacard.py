@@ -137,6 +137,9 @@ def render_markdown(card: dict) -> str:
         lines.append(f"| {drop['source']} | {drop['reason']} | {drop['count']:,} |")
     for drop in card.get("kept_with_warnings", []):
         lines.append(f"| {drop['source']} | {drop['reason']} | {drop['count']:,} (not dropped) |")
+    lines += ["", "## Build notes", "", "| note | value |", "|---|---|"]
+    for key, value in sorted(card["notes"].items()):
+        lines.append(f"| {key} | {value} |")
     lines += ["", "## Licences of the sources used", "", "| source | licence |", "|---|---|"]
     for source, licence in sorted(card["licences"].items()):
         lines.append(f"| {source} | {licence} |")
