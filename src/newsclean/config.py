@@ -72,10 +72,19 @@ class ModelConfig:
     """Knobs of the baseline models (TF-IDF + logistic regression)."""
 
     max_features: int = 200_000
+    char_max_features: int = 100_000
     ngram_max: int = 2
     min_df: int = 2
     C: float = 4.0
     max_iter: int = 300
+    # Kind models: averaged SGD on the log loss (LBFGS took minutes on 0.5M blocks).
+    sgd_alpha: float = 1e-6
+    sgd_epochs: int = 20
+    # Second pass (gradient boosting over out-of-fold probabilities).
+    stack_folds: int = 3
+    stack_iterations: int = 200
+    # Page-level evaluation: pages per corpus (0 = all test pages).
+    page_eval_max_pages: int = 0
     # Cap on training rows per task (0 = all); keeps quick runs quick.
     max_train_rows: int = 0
 

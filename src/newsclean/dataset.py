@@ -133,7 +133,7 @@ def deduplicate(documents: list[Document], config: Config, log: BuildLog) -> lis
         kept.append(doc)
         kept_sets.append(own)
 
-    long_seen: dict[str, str] = {}
+    long_seen: dict[str, tuple[str, str]] = {}
     min_chars = config.data.dedup_min_chars
     for doc in kept:
         survivors = []
@@ -141,8 +141,8 @@ def deduplicate(documents: list[Document], config: Config, log: BuildLog) -> lis
             norm = normalise(paragraph.text)
             if len(norm) >= min_chars:
                 key = hashlib.sha1(norm.encode()).hexdigest()
-                owner = long_seen.setdefault(key, doc.doc_id)
-                if owner != doc.doc_id:
+                owner = long_seen.setdefault(key, (doc.source, doc.doc_id))
+                if owner != (doc.source, doc.doc_id):
                     log.drop(
                         doc.source,
                         doc.doc_id,
@@ -218,7 +218,8 @@ def to_frame(documents: list[Document], splits: dict[tuple[str, str], str]) -> p
     frame["n_paragraphs"] = frame["n_paragraphs"].astype("int32")
     frame["is_news"] = frame["is_news"].astype(bool)
     frame["link_density"] = frame["link_density"].astype("float32")
-    frame["dom_depth"] = frame["dom_depth"].astype("Int32")
+    # float with NaN (not a nullable int): model signatures and text input need plain floats.
+    frame["dom_depth"] = frame["dom_depth"].astype("float32")
     frame["gold_score"] = frame["gold_score"].astype("float32")
     for column in ("kind", "topic", "html_tag", "css_tokens"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -110,3 +111,76 @@ def worst_errors(
     table["text"] = table["text"].str.slice(0, 300)
     table = table.rename(columns={truth: "true", predicted: "predicted"})
     return table.sort_values("probability", ascending=False).head(limit)
+
+
+# ------------------------------------------------------------ page level
+
+SHINGLE_SIZE = 4
+
+
+def _shingle_counts(text: str) -> Counter:
+    from newsclean.text import shingles, tokens
+
+    return Counter(shingles(tokens(text), SHINGLE_SIZE))
+
+
+def page_shingle_scores(predicted: str, gold: str) -> tuple[float, float]:
+    """Per-page precision and recall of 4-token shingles (multiset matching).
+
+    An empty extraction of an empty gold scores 1/1; an empty extraction of a non-empty gold
+    scores precision 0 and recall 0 (it kept nothing, so it helped nothing).
+    """
+    predicted_counts, gold_counts = _shingle_counts(predicted), _shingle_counts(gold)
+    n_predicted, n_gold = sum(predicted_counts.values()), sum(gold_counts.values())
+    if not n_gold and not n_predicted:
+        return 1.0, 1.0
+    tp = sum((predicted_counts & gold_counts).values())
+    precision = tp / n_predicted if n_predicted else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    return precision, recall
+
+
+def page_f1(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    """Precision and recall averaged over pages, F1 from the two averages."""
+    if not pairs:
+        return {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "pages": 0}
+    scores = np.array([page_shingle_scores(p, g) for p, g in pairs])
+    precision, recall = scores.mean(axis=0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "pages": len(pairs),
+    }
+
+
+def trafilatura_extract(html_bytes: bytes) -> str:
+    import trafilatura
+
+    from newsclean.text import decode_bytes
+
+    return trafilatura.extract(decode_bytes(html_bytes)[0]) or ""
+
+
+def justext_extract(html_bytes: bytes) -> str:
+    import justext
+
+    try:
+        paragraphs = justext.justext(html_bytes, justext.get_stoplist("English"))
+    except Exception:  # noqa: BLE001 - jusText raises on some broken pages; score as empty
+        return ""
+    return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+def keep_everything(html_bytes: bytes) -> str:
+    from newsclean.segmentation import segment_html
+
+    return "\n".join(b.text for b in segment_html(html_bytes))
+
+
+PEERS = {
+    "trafilatura": trafilatura_extract,
+    "justext": justext_extract,
+    "keep-all": keep_everything,
+}

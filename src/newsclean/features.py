@@ -1,17 +1,286 @@
 """Features: how a paragraph table becomes model input (scikit-learn transformers).
 
-Model input is always a DataFrame with a ``text`` column; other columns (position, HTML facts)
-are optional so the same model serves HTML and plain-text input.
+Model input is a DataFrame with a ``text`` column; ``doc_id`` and ``position`` give the page
+order (neighbours matter, as boilerpipe showed) and the HTML columns from segmentation
+(``html_tag``, ``link_density``, ``dom_depth``, ``css_tokens``) are optional: the same model
+serves HTML and plain-text input, where they are missing.
 """
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfVectorizer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from newsclean.config import ModelConfig
 
 INPUT_COLUMNS = ["text"]
+PAGE_COLUMNS = [
+    "doc_id",
+    "position",
+    "text",
+    "html_tag",
+    "link_density",
+    "dom_depth",
+    "css_tokens",
+]
+BLOCK_TAG_GROUPS = {
+    "p": "p",
+    "div": "div",
+    "li": "li",
+    "td": "td",
+    "th": "td",
+    "h1": "h1",
+    "h2": "h",
+    "h3": "h",
+    "h4": "h",
+    "h5": "h",
+    "h6": "h",
+    "span": "inline",
+    "a": "inline",
+    "figcaption": "caption",
+    "caption": "caption",
+    "blockquote": "quote",
+    "pre": "pre",
+    "dd": "dl",
+    "dt": "dl",
+    "option": "form",
+    "label": "form",
+    "button": "form",
+    "form": "form",
+    "select": "form",
+    "textarea": "form",
+    "br": "br",
+    "title": "title",
+    "header": "section",
+    "footer": "section",
+    "nav": "section",
+    "aside": "section",
+    "section": "section",
+    "article": "section",
+    "main": "section",
+    "body": "body",
+    "html": "body",
+    "table": "table",
+    "tr": "table",
+    "ul": "list",
+    "ol": "list",
+}
+TAG_GROUPS = sorted(set(BLOCK_TAG_GROUPS.values()) | {"other", "none"})
+
+_STOPWORDS = frozenset(ENGLISH_STOP_WORDS)
+_PATTERNS = {
+    "ends_ellipsis": r"(?:\.\.\.|…)\s*$",
+    "starts_copyright": r"^\s*(?:©|\(c\)|copyright\b)",
+    "starts_photo": r"^\s*(?:photo|photograph|image|picture|video|credit|caption)s?\s*[:/|]",
+    "starts_by": r"^\s*by\s+[A-Z]",
+    "ends_sentence": r"[.!?\"'”’)]\s*$",
+    "has_separator": r"[|•›»·]",
+    "has_url": r"https?://|www\.|\.com\b",
+    "has_time": r"\b\d{1,2}[:.]\d{2}\b|\b[ap]\.?m\.?\b|\bGMT\b|\bUTC\b",
+    "has_date": r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
+    r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\b(?:19|20)\d{2}\b",
+    "has_currency": r"[$£€¥₹]|\b(?:usd|eur|gbp)\b",
+    "has_percent": r"%",
+    "has_promo": r"\b(?:bonus|casino|bet(?:ting)?|free spins?|deposit|jackpot|odds|offer|deal|"
+    r"discount|coupon|promo|sponsored|advert\w*|buy now|shop|sale|win)\b",
+    "has_readmore": r"\b(?:read more|related|more from|see also|recommended|most read|"
+    r"popular|trending|also on|you may like|next story|previous)\b",
+    "has_prompt": r"\b(?:sign up|subscribe|newsletter|cookies?|share|follow us|log ?in|"
+    r"register|comment|reply|print|email)\b",
+    "glued_join": r"[a-z0-9][.!?]?[A-Z][a-z]",
+}
+_COMPILED = {
+    name: re.compile(p, re.IGNORECASE if name != "glued_join" else 0)
+    for name, p in _PATTERNS.items()
+}
+SHALLOW_NAMES = [
+    "log_chars",
+    "log_words",
+    "mean_word_len",
+    "frac_upper",
+    "frac_title_words",
+    "frac_digits",
+    "frac_punct",
+    "stopword_density",
+    "n_exclaim",
+    *_PATTERNS,
+]
+NEIGHBOUR_NAMES = [
+    "log_chars",
+    "log_words",
+    "stopword_density",
+    "frac_title_words",
+    "ends_sentence",
+    "ends_ellipsis",
+    "has_readmore",
+    "has_promo",
+]
+
+
+def ensure_page_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add missing optional columns (plain-text input): one document, rows in given order."""
+    frame = frame.copy()
+    if "doc_id" not in frame:
+        frame["doc_id"] = "document"
+    if "position" not in frame:
+        frame["position"] = frame.groupby("doc_id", sort=False).cumcount()
+    for column in ("html_tag", "css_tokens"):
+        if column not in frame:
+            frame[column] = None
+    for column in ("link_density", "dom_depth"):
+        if column not in frame:
+            frame[column] = np.nan
+    frame["text"] = frame["text"].fillna("").astype(str)
+    return frame
+
+
+def shallow_features(texts: pd.Series) -> np.ndarray:
+    """Cheap surface statistics of each paragraph (vectorised over the column)."""
+    texts = texts.fillna("").astype(str)
+    chars = texts.str.len().to_numpy(dtype=np.float32)
+    words = texts.str.split()
+    n_words = words.str.len().to_numpy(dtype=np.float32)
+    safe_chars = np.maximum(chars, 1)
+    safe_words = np.maximum(n_words, 1)
+    letters = np.maximum(texts.str.count(r"[A-Za-z]").to_numpy(dtype=np.float32), 1)
+    stop = np.fromiter(
+        (sum(w.lower().strip(".,;:!?\"'()") in _STOPWORDS for w in ws) for ws in words),
+        dtype=np.float32,
+        count=len(texts),
+    )
+    columns = [
+        np.log1p(chars),
+        np.log1p(n_words),
+        chars / safe_words,
+        texts.str.count(r"[A-Z]").to_numpy(dtype=np.float32) / letters,
+        texts.str.count(r"(?:^|\s)[A-Z]").to_numpy(dtype=np.float32) / safe_words,
+        texts.str.count(r"\d").to_numpy(dtype=np.float32) / safe_chars,
+        texts.str.count(r"[^\w\s]").to_numpy(dtype=np.float32) / safe_chars,
+        stop / safe_words,
+        np.minimum(texts.str.count("!").to_numpy(dtype=np.float32), 5),
+    ]
+    for pattern in _COMPILED.values():
+        columns.append(texts.str.contains(pattern, regex=True).to_numpy(dtype=np.float32))
+    return np.column_stack(columns).astype(np.float32)
+
+
+def _document_order(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row order sorted by (document, position), and each sorted row's document code."""
+    codes = pd.factorize(frame["doc_id"].astype(str))[0]
+    positions = pd.to_numeric(frame["position"], errors="coerce").fillna(0).to_numpy()
+    order = np.lexsort((positions, codes))
+    return order, codes[order]
+
+
+def neighbour_values(values: np.ndarray, frame: pd.DataFrame, offsets=(-1, 1)) -> np.ndarray:
+    """Values of the previous/next paragraphs of the same document (zeros past the edges)."""
+    order, sorted_codes = _document_order(frame)
+    sorted_values = values[order]
+    blocks = []
+    for offset in offsets:
+        shifted = np.zeros_like(sorted_values)
+        same = np.zeros(len(order), dtype=bool)
+        if offset < 0:
+            shifted[-offset:] = sorted_values[:offset]
+            same[-offset:] = sorted_codes[-offset:] == sorted_codes[:offset]
+        else:
+            shifted[:-offset] = sorted_values[offset:]
+            same[:-offset] = sorted_codes[:-offset] == sorted_codes[offset:]
+        shifted[~same] = 0
+        blocks.append(np.column_stack([shifted.reshape(len(order), -1), same]))
+    result = np.empty((len(order), sum(b.shape[1] for b in blocks)), dtype=np.float32)
+    result[order] = np.hstack(blocks)
+    return result
+
+
+def context_features(frame: pd.DataFrame) -> np.ndarray:
+    """Position in the document, relative position, document length."""
+    order, sorted_codes = _document_order(frame)
+    n = len(order)
+    rank = np.zeros(n, dtype=np.float32)
+    size = np.zeros(n, dtype=np.float32)
+    if n:
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+        lengths = np.diff(np.r_[starts, n])
+        rank_sorted = np.arange(n) - np.repeat(starts, lengths)
+        size_sorted = np.repeat(lengths, lengths)
+        rank[order] = rank_sorted
+        size[order] = size_sorted
+    relative = rank / np.maximum(size - 1, 1)
+    return np.column_stack(
+        [
+            np.log1p(rank),
+            relative,
+            np.log1p(size),
+            rank == 0,
+            rank == size - 1,
+        ]
+    ).astype(np.float32)
+
+
+def html_features(frame: pd.DataFrame) -> np.ndarray:
+    tags = frame["html_tag"].fillna("none").astype(str).str.lower()
+    groups = tags.map(lambda t: BLOCK_TAG_GROUPS.get(t, "none" if t == "none" else "other"))
+    one_hot = np.column_stack([(groups == g).to_numpy() for g in TAG_GROUPS])
+    link = pd.to_numeric(frame["link_density"], errors="coerce")
+    depth = pd.to_numeric(frame["dom_depth"], errors="coerce")
+    has_html = link.notna().to_numpy()
+    return np.column_stack(
+        [
+            one_hot,
+            has_html,
+            link.fillna(0).to_numpy(),
+            np.log1p(depth.fillna(0).to_numpy()),
+        ]
+    ).astype(np.float32)
+
+
+class DenseFeatures(TransformerMixin, BaseEstimator):
+    """Shallow text, context and HTML statistics of each paragraph and its neighbours."""
+
+    def __init__(self, neighbours: bool = True, html: bool = True):
+        self.neighbours = neighbours
+        self.html = html
+
+    def fit(self, frame: pd.DataFrame, y=None):
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        frame = ensure_page_columns(frame)
+        shallow = shallow_features(frame["text"])
+        parts = [shallow, context_features(frame)]
+        if self.neighbours:
+            index = [SHALLOW_NAMES.index(n) for n in NEIGHBOUR_NAMES]
+            parts.append(neighbour_values(shallow[:, index], frame, offsets=(-2, -1, 1, 2)))
+        if self.html:
+            html = html_features(frame)
+            parts.append(html)
+            if self.neighbours:
+                link = html[:, -2:-1]
+                parts.append(neighbour_values(link, frame, offsets=(-1, 1)))
+        return np.hstack(parts).astype(np.float32)
+
+
+class FillText(TransformerMixin, BaseEstimator):
+    """Select one text column as a list of strings, missing values as empty strings."""
+
+    def __init__(self, column: str = "text"):
+        self.column = column
+
+    def fit(self, frame, y=None):
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> list[str]:
+        if self.column not in frame:
+            return [""] * len(frame)
+        return frame[self.column].fillna("").astype(str).tolist()
 
 
 def word_tfidf(config: ModelConfig) -> TfidfVectorizer:
@@ -22,10 +291,95 @@ def word_tfidf(config: ModelConfig) -> TfidfVectorizer:
         min_df=config.min_df,
         max_features=config.max_features,
         sublinear_tf=True,
-        dtype="float32",
+        dtype=np.float32,
+    )
+
+
+def char_tfidf(config: ModelConfig) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 4),
+        min_df=config.min_df,
+        max_features=config.char_max_features,
+        sublinear_tf=True,
+        dtype=np.float32,
     )
 
 
 def text_features(config: ModelConfig) -> ColumnTransformer:
     """The baseline feature set: word TF-IDF of the paragraph text."""
     return ColumnTransformer([("word_tfidf", word_tfidf(config), "text")])
+
+
+def kind_features(
+    config: ModelConfig, html: bool = True, neighbours: bool = True, chars: bool = True
+) -> Pipeline:
+    """The full kind feature set: word and char TF-IDF, dense statistics, CSS tokens."""
+    transformers = [
+        (
+            "word_tfidf",
+            Pipeline([("text", FillText("text")), ("tfidf", word_tfidf(config))]),
+            ["text"],
+        ),
+        (
+            "dense",
+            Pipeline(
+                [
+                    ("stats", DenseFeatures(neighbours=neighbours, html=html)),
+                    ("scale", StandardScaler()),
+                ]
+            ),
+            PAGE_COLUMNS,
+        ),
+    ]
+    if chars:
+        transformers.insert(
+            1,
+            (
+                "char_tfidf",
+                Pipeline([("text", FillText("text")), ("tfidf", char_tfidf(config))]),
+                ["text"],
+            ),
+        )
+    if html:
+        transformers.append(("css_tokens", CssTokens(), ["css_tokens"]))
+    return Pipeline(
+        [
+            ("columns", _EnsureColumns()),
+            ("features", ColumnTransformer(transformers)),
+        ]
+    )
+
+
+class CssTokens(TransformerMixin, BaseEstimator):
+    """Binary class/id tokens; an all-empty column (text-only data) gives one zero column."""
+
+    def __init__(self, min_df: int = 5, max_features: int = 3000):
+        self.min_df = min_df
+        self.max_features = max_features
+
+    def fit(self, frame: pd.DataFrame, y=None):
+        texts = FillText("css_tokens").transform(frame)
+        self.vectorizer_ = CountVectorizer(
+            binary=True, min_df=self.min_df, max_features=self.max_features, dtype=np.float32
+        )
+        try:
+            self.vectorizer_.fit(texts)
+        except ValueError:  # empty vocabulary: no HTML in the training data
+            self.vectorizer_ = None
+        return self
+
+    def transform(self, frame: pd.DataFrame):
+        from scipy import sparse
+
+        if self.vectorizer_ is None:
+            return sparse.csr_matrix((len(frame), 1), dtype=np.float32)
+        return self.vectorizer_.transform(FillText("css_tokens").transform(frame))
+
+
+class _EnsureColumns(TransformerMixin, BaseEstimator):
+    def fit(self, frame, y=None):
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return ensure_page_columns(frame)

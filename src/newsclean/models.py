@@ -1,12 +1,29 @@
-"""Model builders: each returns an unfitted scikit-learn estimator that takes a paragraph table."""
+"""Model builders and the estimators behind them. Every model takes a paragraph table.
+
+Kind models output probabilities over ``KINDS`` in that order. Because many page blocks only
+say "not news" (kind unknown), the main models are hierarchical: news vs rest learns from every
+block, teaser / spam / boilerplate from the blocks whose kind is known.
+"""
 
 from __future__ import annotations
 
-from sklearn.linear_model import LogisticRegression
+import html as html_lib
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
-from newsclean.config import ModelConfig
-from newsclean.features import text_features
+from newsclean.config import KINDS, ModelConfig
+from newsclean.features import DenseFeatures, ensure_page_columns, neighbour_values, text_features
+
+UNKNOWN = "unknown"
+REST_KINDS = [k for k in KINDS if k != "news"]
 
 
 def tfidf_logreg(config: ModelConfig, seed: int) -> Pipeline:
@@ -25,3 +42,279 @@ def tfidf_logreg(config: ModelConfig, seed: int) -> Pipeline:
             ),
         ]
     )
+
+
+def linear_classifier(config: ModelConfig, seed: int, balanced: bool = True):
+    """A fast linear model with probabilities: averaged SGD on the log loss."""
+    return SGDClassifier(
+        loss="log_loss",
+        alpha=config.sgd_alpha,
+        max_iter=config.sgd_epochs,
+        tol=None,
+        average=True,
+        class_weight="balanced" if balanced else None,
+        random_state=seed,
+    )
+
+
+def _proba_in(model, Z, classes: list[str]) -> np.ndarray:
+    """Probabilities of ``model`` re-ordered to ``classes`` (zeros for classes it never saw)."""
+    proba = model.predict_proba(Z)
+    out = np.zeros((proba.shape[0], len(classes)), dtype=np.float64)
+    for j, label in enumerate(model.classes_):
+        if label in classes:
+            out[:, classes.index(label)] = proba[:, j]
+    return out
+
+
+class HierarchicalKind(ClassifierMixin, BaseEstimator):
+    """News vs rest on every block, then teaser / spam / boilerplate on known non-news blocks.
+
+    ``y`` holds a kind or ``"unknown"`` (a block known not to be news, kind unannotated).
+    """
+
+    def __init__(self, features, news_model, rest_model):
+        self.features = features
+        self.news_model = news_model
+        self.rest_model = rest_model
+
+    def fit(self, X: pd.DataFrame, y) -> HierarchicalKind:
+        y = np.asarray(pd.Series(y).fillna(UNKNOWN), dtype=object)
+        self.features_ = clone(self.features)
+        Z = self.features_.fit_transform(X)
+        self.news_ = clone(self.news_model).fit(Z, y == "news")
+        known_rest = np.isin(y, REST_KINDS)
+        self.rest_ = clone(self.rest_model).fit(Z[known_rest], y[known_rest])
+        self.classes_ = np.array(KINDS, dtype=object)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        Z = self.features_.transform(X)
+        return self._combine(
+            _proba_in(self.news_, Z, [False, True])[:, 1], _proba_in(self.rest_, Z, REST_KINDS)
+        )
+
+    @staticmethod
+    def _combine(p_news: np.ndarray, rest: np.ndarray) -> np.ndarray:
+        rest = rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-12)
+        out = np.column_stack([p_news, (1 - p_news)[:, None] * rest])
+        return out  # KINDS order: news, teaser, spam, boilerplate
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class FlatKind(ClassifierMixin, BaseEstimator):
+    """One multi-class model over the four kinds, trained on blocks of known kind only."""
+
+    def __init__(self, features, model):
+        self.features = features
+        self.model = model
+
+    def fit(self, X: pd.DataFrame, y) -> FlatKind:
+        y = np.asarray(pd.Series(y).fillna(UNKNOWN), dtype=object)
+        known = np.isin(y, KINDS)
+        self.pipeline_ = Pipeline(
+            [("features", clone(self.features)), ("model", clone(self.model))]
+        )
+        self.pipeline_.fit(X[known], y[known])
+        self.classes_ = np.array(KINDS, dtype=object)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        proba = self.pipeline_.predict_proba(X)
+        out = np.zeros((len(X), len(KINDS)))
+        for j, label in enumerate(self.pipeline_.classes_):
+            out[:, KINDS.index(label)] = proba[:, j]
+        return out
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _document_groups(X: pd.DataFrame) -> np.ndarray:
+    frame = ensure_page_columns(X)
+    source = frame["source"].astype(str) if "source" in frame else ""
+    return pd.factorize(source + "\x1f" + frame["doc_id"].astype(str))[0]
+
+
+class NeighbourStack(ClassifierMixin, BaseEstimator):
+    """A second pass: gradient boosting over the base model's out-of-fold probabilities.
+
+    With ``neighbours`` it also sees the probabilities of the two paragraphs before and after
+    and the document's mean, so a paragraph can borrow evidence from its page. Without it,
+    it is the gradient-boosted model on dense features plus the linear model's scores.
+    """
+
+    def __init__(
+        self, base, neighbours: bool = True, folds: int = 3, seed: int = 0, max_iter: int = 200
+    ):
+        self.base = base
+        self.neighbours = neighbours
+        self.folds = folds
+        self.seed = seed
+        self.max_iter = max_iter
+
+    def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
+        frame = ensure_page_columns(X)
+        parts = [proba, DenseFeatures(neighbours=False).transform(frame)]
+        if self.neighbours:
+            parts.append(neighbour_values(proba, frame, offsets=(-2, -1, 1, 2)))
+            codes = pd.factorize(frame["doc_id"].astype(str))[0]
+            means = pd.DataFrame(proba).groupby(codes).transform("mean").to_numpy()
+            parts.append(means)
+        return np.hstack(parts).astype(np.float32)
+
+    def out_of_fold(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+        """Base probabilities for each row from a model that never saw its document."""
+        groups = _document_groups(X)
+        oof = np.zeros((len(X), len(KINDS)))
+        for train_index, test_index in GroupKFold(n_splits=self.folds).split(X, y, groups):
+            model = clone(self.base).fit(X.iloc[train_index], y[train_index])
+            oof[test_index] = model.predict_proba(X.iloc[test_index])
+        return oof
+
+    def fit(self, X: pd.DataFrame, y) -> NeighbourStack:
+        return self.fit_with_base(X, y, None)
+
+    def fit_with_base(
+        self, X: pd.DataFrame, y, fitted_base=None, cache: dict | None = None
+    ) -> NeighbourStack:
+        """Fit, reusing an already fitted base model and cached out-of-fold probabilities
+        (two stack variants over one base share them)."""
+        y = np.asarray(pd.Series(y).fillna(UNKNOWN), dtype=object)
+        cache = {} if cache is None else cache
+        key = ("oof", id(self.base), len(X))
+        if key not in cache:
+            cache[key] = self.out_of_fold(X, y)
+        oof = cache[key]
+        self.base_ = fitted_base if fitted_base is not None else clone(self.base).fit(X, y)
+        second = self._second_features(X, oof)
+        self.news_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=0.1,
+            random_state=self.seed,
+            early_stopping=False,
+        ).fit(second, y == "news")
+        self.classes_ = np.array(KINDS, dtype=object)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        base = self.base_.predict_proba(X)
+        p_news = self.news_.predict_proba(self._second_features(X, base))[:, 1]
+        return HierarchicalKind._combine(p_news, base[:, 1:])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class MajorityKind(ClassifierMixin, BaseEstimator):
+    """Baseline: always the most frequent known kind."""
+
+    def fit(self, X, y) -> MajorityKind:
+        y = np.asarray(pd.Series(y).fillna(UNKNOWN), dtype=object)
+        self.model_ = DummyClassifier(strategy="most_frequent").fit(
+            np.zeros((int(np.isin(y, KINDS).sum()), 1)), y[np.isin(y, KINDS)]
+        )
+        self.classes_ = np.array(KINDS, dtype=object)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        out = np.zeros((len(X), len(KINDS)))
+        out[:, KINDS.index(self.model_.classes_[0])] = 1.0
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+_RULES = [
+    (
+        "spam",
+        re.compile(
+            r"\b(casino|free spins?|welcome bonus|betting|bet now|deposit|"
+            r"sponsored|promo code|jackpot|claim your|% off|buy now)\b",
+            re.I,
+        ),
+    ),
+    (
+        "teaser",
+        re.compile(
+            r"^\s*(©|read more|related|more from|see also|watch:|video:)"
+            r"|(\.\.\.|…)\s*$",
+            re.I,
+        ),
+    ),
+    (
+        "boilerplate",
+        re.compile(
+            r"^\s*(photo|image|credit|by\s+[A-Z]|published|updated|"
+            r"posted|share|sign up|subscribe|newsletter|cookies?|"
+            r"comments?|copyright|all rights reserved|advertisement|"
+            r"follow us|log ?in|home\b)",
+            re.I,
+        ),
+    ),
+]
+
+
+class KindRules(ClassifierMixin, BaseEstimator):
+    """Baseline: a hand-written rule set (promo words → spam, '©…' / '…' → teaser, captions,
+    bylines, prompts → boilerplate, short blocks without a sentence end → boilerplate)."""
+
+    def fit(self, X, y=None) -> KindRules:
+        self.classes_ = np.array(KINDS, dtype=object)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        out = []
+        for text in X["text"].fillna("").astype(str):
+            label = next((kind for kind, rule in _RULES if rule.search(text)), None)
+            if label is None:
+                words = len(text.split())
+                label = (
+                    "news" if words >= 12 or re.search(r"[.!?\"”]\s*$", text) else ("boilerplate")
+                )
+            out.append(label)
+        return np.array(out, dtype=object)
+
+    def predict_proba(self, X) -> np.ndarray:
+        predicted = self.predict(X)
+        return np.column_stack([(predicted == k).astype(float) for k in KINDS])
+
+
+class JusTextParagraphs(ClassifierMixin, BaseEstimator):
+    """Baseline: jusText on each document's paragraphs wrapped as ``<p>`` elements.
+
+    jusText only says good (news) or bad (boilerplate); it never predicts teaser or spam.
+    """
+
+    def fit(self, X, y=None) -> JusTextParagraphs:
+        self.classes_ = np.array(KINDS, dtype=object)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        import justext
+
+        stoplist = justext.get_stoplist("English")
+        frame = ensure_page_columns(X).reset_index(drop=True)
+        out = np.array(["boilerplate"] * len(frame), dtype=object)
+        for _, group in frame.groupby("doc_id", sort=False):
+            group = group.sort_values("position")
+            page = (
+                "<html><body>"
+                + "".join(f"<p>{html_lib.escape(t)}</p>" for t in group["text"])
+                + "</body></html>"
+            )
+            paragraphs = justext.justext(page.encode("utf-8"), stoplist, encoding="utf-8")
+            if len(paragraphs) == len(group):
+                good = [p.class_type == "good" for p in paragraphs]
+            else:  # jusText merged or dropped a paragraph: match by text
+                kept = {p.text.strip() for p in paragraphs if p.class_type == "good"}
+                good = [t.strip() in kept for t in group["text"]]
+            out[group.index.to_numpy()[good]] = "news"
+        return out
+
+    def predict_proba(self, X) -> np.ndarray:
+        predicted = self.predict(X)
+        return np.column_stack([(predicted == k).astype(float) for k in KINDS])

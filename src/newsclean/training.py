@@ -8,6 +8,7 @@ split is scored for the report and for the champion rule, never for choosing.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -92,7 +93,9 @@ def train_all(config: Config, tasks: list[str] | None = None) -> list[dict]:
     tracking.configure(config)
     results = []
     for name in tasks or TASKS:
-        if name == "topic":
+        if name == "kind":
+            results.append(train_kind(frame, config, digest, card))
+        elif name == "topic":
             from newsclean import topics  # the topic tagger has its own training flow
 
             results.append(topics.train_topic(frame, config, digest, card))
@@ -273,3 +276,509 @@ def results_table(results: list[dict]) -> str:
             f" ({r['reason']}) |"
         )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ kind
+
+KIND_COLUMNS = [
+    "source",
+    "doc_id",
+    "position",
+    "text",
+    "html_tag",
+    "link_density",
+    "dom_depth",
+    "css_tokens",
+]
+PAGE_CORPORA = ["l3s-gn1", "dragnet", "cleaneval", "wcxb", "readability-testpages"]
+
+
+def kind_metrics(frame: pd.DataFrame, proba: np.ndarray, prefix: str) -> dict[str, float]:
+    """Four-kind metrics on blocks of known kind; news-vs-rest F1 on every block."""
+    predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
+    known = frame["kind"].notna().to_numpy()
+    metrics = classification_metrics(frame["kind"][known], predicted[known], KINDS, prefix)
+    truth = np.where(frame["is_news"].to_numpy(), "news", "rest")
+    metrics[f"{prefix}_news_f1"] = news_f1(truth, predicted)
+    for source in PAGE_CORPORA:
+        mask = (frame["source"] == source).to_numpy()
+        if mask.any():
+            metrics[f"{prefix}_news_f1_{source}"] = news_f1(truth[mask], predicted[mask])
+    return metrics
+
+
+def kind_candidates(config: Config) -> list[tuple[str, str, Callable, dict]]:
+    """(run name, role, builder, params) for every kind model and paragraph baseline."""
+    from newsclean.features import kind_features
+    from newsclean.models import (
+        FlatKind,
+        HierarchicalKind,
+        JusTextParagraphs,
+        KindRules,
+        MajorityKind,
+        linear_classifier,
+    )
+
+    m, seed = config.model, config.data.seed
+    sgd = {
+        "sgd_alpha": m.sgd_alpha,
+        "sgd_epochs": m.sgd_epochs,
+        "max_features": m.max_features,
+        "char_max_features": m.char_max_features,
+    }
+    return [
+        ("majority-class", "baseline", lambda: MajorityKind(), {"model": "majority"}),
+        ("rules (hand-written)", "baseline", lambda: KindRules(), {"model": "rules"}),
+        (
+            "justext (paragraphs)",
+            "baseline",
+            lambda: JusTextParagraphs(),
+            {"model": "justext", "stoplist": "English"},
+        ),
+        (
+            "flat-sgd + word-tfidf",
+            "candidate",
+            lambda: FlatKind(
+                kind_features(m, html=False, neighbours=False, chars=False),
+                linear_classifier(m, seed),
+            ),
+            {"model": "flat_sgd", "features": "word", **sgd},
+        ),
+        (
+            "hier-sgd + text-features",
+            "candidate",
+            lambda: HierarchicalKind(
+                kind_features(m, html=False), linear_classifier(m, seed), linear_classifier(m, seed)
+            ),
+            {"model": "hierarchical_sgd", "features": "word+char+dense+context", **sgd},
+        ),
+        (
+            "hier-sgd + all-features",
+            "candidate",
+            lambda: HierarchicalKind(
+                kind_features(m), linear_classifier(m, seed), linear_classifier(m, seed)
+            ),
+            {"model": "hierarchical_sgd", "features": "word+char+dense+context+html", **sgd},
+        ),
+    ]
+
+
+def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> dict:
+    """Kind: baselines and candidates as child runs, a second pass, page-level peers, LOCO."""
+    import mlflow
+
+    from newsclean.datacard import summary
+    from newsclean.models import NeighbourStack
+
+    rows = frame.assign(kind=frame["kind"].where(frame["kind"].notna(), None))
+    train = _cap(rows[rows["split"] == "train"], config.model.max_train_rows, config.data.seed)
+    validation = rows[rows["split"] == "validation"]
+    test = rows[rows["split"] == "test"]
+    y_train = train["kind"].fillna("unknown").to_numpy(dtype=object)
+    card_summary = summary(card) if card else "no data card"
+    tracking.experiment(config, config.tracking.kind_experiment)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    results: list[dict] = []
+    with mlflow.start_run(run_name=f"train-kind-{stamp}") as parent:
+        mlflow.set_tags({**tracking.run_tags(digest, card_summary), "role": "parent"})
+        mlflow.log_params(
+            {
+                "task": "kind",
+                "seed": config.data.seed,
+                "n_train": len(train),
+                "n_validation": len(validation),
+                "n_test": len(test),
+            }
+        )
+        _log_dataset(train.assign(kind=y_train), TASKS["kind"], digest, "train")
+        fitted: dict[str, object] = {}
+        for run_name, role, build, params in kind_candidates(config):
+            model = build()
+            result = _kind_run(
+                run_name,
+                role,
+                params,
+                model,
+                lambda mdl=model: mdl.fit(train[KIND_COLUMNS], y_train),
+                train,
+                validation,
+                test,
+                config,
+                digest,
+                card_summary,
+            )
+            results.append(result)
+            fitted[run_name] = model
+        base_name = "hier-sgd + all-features"
+        base = fitted[base_name]
+        for neighbours, run_name in (
+            (False, "stack-hgb + linear-scores"),
+            (True, "stack-hgb + neighbours"),
+        ):
+            stack = NeighbourStack(
+                base,
+                neighbours=neighbours,
+                folds=config.model.stack_folds,
+                seed=config.data.seed,
+                max_iter=config.model.stack_iterations,
+            )
+            params = {
+                "model": "stack_hgb",
+                "base": base_name,
+                "neighbours": neighbours,
+                "folds": config.model.stack_folds,
+                "iterations": config.model.stack_iterations,
+            }
+            results.append(
+                _kind_run(
+                    run_name,
+                    "candidate",
+                    params,
+                    stack,
+                    lambda s=stack: s.fit_with_base(
+                        train[KIND_COLUMNS], y_train, base, cache=fitted
+                    ),
+                    train,
+                    validation,
+                    test,
+                    config,
+                    digest,
+                    card_summary,
+                )
+            )
+            fitted[run_name] = stack
+        candidates_only = [r for r in results if r["role"] == "candidate"]
+        best = max(candidates_only, key=lambda r: r["metrics"]["val_selection_score"])
+        best_model = fitted[best["run_name"]]
+
+        page_table = _page_level(
+            best, best_model, test, config, parent.info.run_id, digest, card_summary
+        )
+        loco = _leave_one_corpus_out(rows, config, digest, card_summary)
+
+        promoted, reason = tracking.promote_if_better(
+            TASKS["kind"].registered_model,
+            best["model_uri"],
+            "test_macro_f1",
+            best["metrics"]["test_macro_f1"],
+            digest,
+            best["run_id"],
+        )
+        mlflow.MlflowClient().set_tag(best["run_id"], "champion", str(promoted).lower())
+        _log_kind_summary(results, page_table, loco)
+        mlflow.log_metrics(
+            {
+                f"best_{k}": v
+                for k, v in best["metrics"].items()
+                if k in {"val_macro_f1", "test_macro_f1", "test_news_f1"}
+            }
+        )
+        description = (
+            f"kind: best candidate {best['run_name']} (val macro-F1 "
+            f"{best['metrics']['val_macro_f1']:.4f}, test macro-F1 "
+            f"{best['metrics']['test_macro_f1']:.4f}, test news F1 "
+            f"{best['metrics']['test_news_f1']:.4f}). Champion: "
+            f"{'yes' if promoted else 'no'}: {reason}. Data: {card_summary}."
+        )
+        mlflow.set_tags(
+            {"mlflow.note.content": description, "best_run": best["run_name"], "promotion": reason}
+        )
+    return {
+        "task": "kind",
+        "parent_run_id": parent.info.run_id,
+        "best": best["run_name"],
+        "promoted": promoted,
+        "reason": reason,
+        "page_table": page_table,
+        "loco": loco,
+        "all_runs": [
+            {"run_name": r["run_name"], "role": r["role"], **r["metrics"]} for r in results
+        ],
+        **best["metrics"],
+    }
+
+
+def _kind_run(
+    run_name: str,
+    role: str,
+    params: dict,
+    model,
+    fit: Callable,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    config: Config,
+    digest: str,
+    card_summary: str,
+) -> dict:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    with mlflow.start_run(run_name=run_name, nested=True) as run:
+        mlflow.set_tags({**tracking.run_tags(digest, card_summary), "role": role, "task": "kind"})
+        mlflow.log_params({**params, "seed": config.data.seed, "n_train": len(train)})
+        started = time.perf_counter()
+        fit()
+        metrics = {"train_seconds": time.perf_counter() - started}
+        started = time.perf_counter()
+        val_proba = model.predict_proba(validation[KIND_COLUMNS])
+        metrics["predict_paragraphs_per_s"] = len(validation) / (time.perf_counter() - started)
+        test_proba = model.predict_proba(test[KIND_COLUMNS])
+        metrics.update(kind_metrics(validation, val_proba, "val"))
+        metrics.update(kind_metrics(test, test_proba, "test"))
+        metrics["val_selection_score"] = (metrics["val_macro_f1"] + metrics["val_news_f1"]) / 2
+        mlflow.log_metrics(metrics)
+        _log_kind_artifacts(run_name, test, test_proba)
+        model_uri = None
+        if role == "candidate":
+            example = validation[KIND_COLUMNS].head(5).reset_index(drop=True)
+            logged = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                input_example=example,
+                signature=infer_signature(example, model.predict(example)),
+                pip_requirements=tracking.pinned_requirements(),
+                serialization_format="cloudpickle",
+                code_paths=tracking.code_paths(),
+            )
+            model_uri = logged.model_uri
+    print(
+        f"  kind {run_name}: val macro-F1 {metrics['val_macro_f1']:.4f}, "
+        f"val news F1 {metrics['val_news_f1']:.4f} ({metrics['train_seconds']:.0f} s)",
+        file=sys.stderr,
+    )
+    return {
+        "run_id": run.info.run_id,
+        "run_name": run_name,
+        "role": role,
+        "model_uri": model_uri,
+        "metrics": metrics,
+    }
+
+
+def _log_kind_artifacts(run_name: str, test: pd.DataFrame, proba: np.ndarray) -> None:
+    import mlflow
+
+    predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
+    known = test["kind"].notna().to_numpy()
+    evaluated = test[known].assign(predicted=predicted[known])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        per_source_report(evaluated, "kind", "predicted", KINDS).to_csv(
+            out / "per_source_test.csv", index=False
+        )
+        report = pd.DataFrame(
+            classification_metrics(evaluated["kind"], evaluated["predicted"], KINDS, "test"),
+            index=[0],
+        ).T
+        report.to_csv(out / "per_class_test.csv", header=["value"])
+        worst_errors(evaluated, "kind", "predicted", proba[known], KINDS).to_csv(
+            out / "worst_errors_test.csv", index=False
+        )
+        mlflow.log_artifacts(tmp, artifact_path="reports")
+    figure = confusion_figure(
+        evaluated["kind"], evaluated["predicted"], KINDS, f"kind: {run_name} (test)"
+    )
+    mlflow.log_figure(figure, "confusion_matrix_test.png")
+
+
+def _page_level(
+    best: dict,
+    model,
+    test: pd.DataFrame,
+    config: Config,
+    parent_id: str,
+    digest: str,
+    card_summary: str,
+) -> pd.DataFrame:
+    """Shingle F1 of the kept paragraphs of each test page, for us and the peers."""
+    import mlflow
+
+    from newsclean.evaluation import PEERS, page_f1
+    from newsclean.sources.pages import load_page
+
+    corpora_dir = config.paths.corpora_dir
+    if corpora_dir is None:
+        return pd.DataFrame()
+    pages = []
+    for corpus in PAGE_CORPORA:
+        doc_ids = sorted(test.loc[test["source"] == corpus, "doc_id"].unique())
+        if config.model.page_eval_max_pages:
+            doc_ids = doc_ids[: config.model.page_eval_max_pages]
+        pages += [p for p in (load_page(corpus, d, corpora_dir) for d in doc_ids) if p]
+    if not pages:
+        return pd.DataFrame()
+    outputs: dict[str, list[str]] = {}
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    outputs["newsclean"] = extract_with_model(model, [p.html for p in pages])
+    seconds["newsclean"] = time.perf_counter() - started
+    started = time.perf_counter()
+    outputs["newsclean (text only)"] = extract_with_model(
+        model, [p.html for p in pages], text_only=True
+    )
+    seconds["newsclean (text only)"] = time.perf_counter() - started
+    for name, extract in PEERS.items():
+        started = time.perf_counter()
+        outputs[name] = [extract(p.html) for p in pages]
+        seconds[name] = time.perf_counter() - started
+    rows = []
+    for system, texts in outputs.items():
+        for corpus in PAGE_CORPORA:
+            pairs = [(t, p.gold) for t, p in zip(texts, pages, strict=True) if p.corpus == corpus]
+            if pairs:
+                rows.append({"system": system, "corpus": corpus, **page_f1(pairs)})
+        rows.append(
+            {
+                "system": system,
+                "corpus": "all",
+                **page_f1([(t, p.gold) for t, p in zip(texts, pages, strict=True)]),
+                "pages_per_s": len(pages) / max(seconds[system], 1e-9),
+            }
+        )
+    table = pd.DataFrame(rows).round(4)
+    client = mlflow.MlflowClient()
+    for row in table.itertuples():
+        metric = f"page_f1_{row.corpus}".replace("-", "_")
+        if row.system == "newsclean":
+            client.log_metric(best["run_id"], metric, row.f1)
+        elif row.system == "newsclean (text only)":
+            client.log_metric(best["run_id"], f"{metric}_text_only", row.f1)
+    for system in [*PEERS]:
+        with mlflow.start_run(run_name=f"{system} (page)", nested=True):
+            mlflow.set_tags(
+                {**tracking.run_tags(digest, card_summary), "role": "peer", "task": "kind"}
+            )
+            mlflow.log_params({"model": system, "level": "page"})
+            part = table[table["system"] == system]
+            mlflow.log_metrics(
+                {
+                    f"page_f1_{c}".replace("-", "_"): f
+                    for c, f in zip(part["corpus"], part["f1"], strict=True)
+                }
+            )
+    return table
+
+
+def extract_with_model(model, pages: list[bytes], text_only: bool = False) -> list[str]:
+    """Segment each page, predict kinds in one batch, keep the news paragraphs."""
+    from newsclean.segmentation import segment_html
+
+    rows = []
+    for number, page in enumerate(pages):
+        for position, block in enumerate(segment_html(page)):
+            row = {"doc_id": str(number), "position": position, "text": block.text}
+            if not text_only:
+                row.update(
+                    html_tag=block.tag,
+                    link_density=block.link_density,
+                    dom_depth=block.dom_depth,
+                    css_tokens=block.css_tokens,
+                )
+            rows.append(row)
+    if not rows:
+        return ["" for _ in pages]
+    frame = pd.DataFrame(rows)
+    predicted = model.predict(frame)
+    kept: list[list[str]] = [[] for _ in pages]
+    for doc_id, text, kind in zip(frame["doc_id"], frame["text"], predicted, strict=True):
+        if kind == "news":
+            kept[int(doc_id)].append(text)
+    return ["\n".join(texts) for texts in kept]
+
+
+def _leave_one_corpus_out(
+    rows: pd.DataFrame, config: Config, digest: str, card_summary: str
+) -> pd.DataFrame:
+    """Train without one page corpus, test on its test pages: generalisation to new sites."""
+    import mlflow
+
+    from newsclean.features import kind_features
+    from newsclean.models import HierarchicalKind, linear_classifier
+
+    m, seed = config.model, config.data.seed
+    results = []
+    train_all_rows = rows[rows["split"] == "train"]
+    for corpus in PAGE_CORPORA:
+        held_out = rows[(rows["source"] == corpus) & (rows["split"] == "test")]
+        if held_out.empty:
+            continue
+        train = _cap(train_all_rows[train_all_rows["source"] != corpus], m.max_train_rows, seed)
+        model = HierarchicalKind(
+            kind_features(m, chars=False), linear_classifier(m, seed), linear_classifier(m, seed)
+        )
+        model.fit(train[KIND_COLUMNS], train["kind"].fillna("unknown").to_numpy(dtype=object))
+        metrics = kind_metrics(held_out, model.predict_proba(held_out[KIND_COLUMNS]), "loco")
+        results.append(
+            {
+                "held_out": corpus,
+                "rows": len(held_out),
+                "news_f1": metrics["loco_news_f1"],
+                "macro_f1": metrics["loco_macro_f1"],
+            }
+        )
+    table = pd.DataFrame(results).round(4)
+    if not table.empty:
+        with mlflow.start_run(run_name="leave-one-corpus-out (hier-sgd, no char)", nested=True):
+            mlflow.set_tags(
+                {**tracking.run_tags(digest, card_summary), "role": "analysis", "task": "kind"}
+            )
+            mlflow.log_params({"model": "hierarchical_sgd", "features": "word+dense+html"})
+            mlflow.log_metrics(
+                {
+                    f"loco_news_f1_{r.held_out}".replace("-", "_"): r.news_f1
+                    for r in table.itertuples()
+                }
+            )
+            mlflow.log_table(table, "leave_one_corpus_out.json")
+    return table
+
+
+def _log_kind_summary(results: list[dict], page_table: pd.DataFrame, loco: pd.DataFrame) -> None:
+    import mlflow
+
+    summary_rows = pd.DataFrame(
+        [
+            {
+                "run": r["run_name"],
+                "role": r["role"],
+                **{
+                    k: round(v, 4)
+                    for k, v in r["metrics"].items()
+                    if k
+                    in {
+                        "val_macro_f1",
+                        "val_news_f1",
+                        "test_macro_f1",
+                        "test_news_f1",
+                        "test_news_f1_l3s-gn1",
+                        "train_seconds",
+                        "predict_paragraphs_per_s",
+                    }
+                },
+            }
+            for r in results
+        ]
+    )
+    mlflow.log_table(summary_rows, "kind_runs.json")
+    if not page_table.empty:
+        mlflow.log_table(page_table, "page_level.json")
+        figure = _page_figure(page_table)
+        mlflow.log_figure(figure, "page_f1_vs_peers.png")
+
+
+def _page_figure(table: pd.DataFrame):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pivot = table.pivot(index="corpus", columns="system", values="f1")
+    figure, axis = plt.subplots(figsize=(9, 4))
+    pivot.plot.bar(ax=axis)
+    axis.set_ylabel("page shingle F1")
+    axis.set_ylim(0, 1)
+    axis.set_title("Page-level F1: newsclean vs peers (test pages)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

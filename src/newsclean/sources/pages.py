@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -231,10 +232,16 @@ def _wcxb_page(args: tuple[Path, Path, str, float]) -> WorkerResult:
 
 def wcxb_jobs(corpora_dir: Path, threshold: float) -> list[tuple[Path, Path, str, float]]:
     jobs = []
-    for folder, split in (("dev-articles", "train"), ("test", "test")):
+    test_ids: set[str] = set()
+    # The test split first: 82 ids are in both folders, and the test copy must stay in test.
+    for folder, split in (("test", "test"), ("dev-articles", "train")):
         root = corpora_dir / "wcxb" / folder
         for html_path in sorted((root / "html").glob("*.html*")):
             stem = html_path.name.split(".")[0]
+            if split == "test":
+                test_ids.add(stem)
+            elif stem in test_ids:
+                continue  # same page as a test page: keep it out of training
             jobs.append((html_path, root / "ground-truth" / f"{stem}.json.gz", split, threshold))
     return jobs
 
@@ -288,7 +295,7 @@ PAGE_CORPORA: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-def _safe(worker: Callable, job: tuple) -> WorkerResult:
+def _safe(source: str, worker: Callable, job: tuple) -> WorkerResult:
     """Run a page worker; an unexpected error becomes a counted drop naming the page."""
     try:
         return worker(job)
@@ -297,7 +304,7 @@ def _safe(worker: Callable, job: tuple) -> WorkerResult:
             None,
             [
                 Drop(
-                    worker.__name__.strip("_"),
+                    source,
                     str(job[0]),
                     "page",
                     f"failed: {type(error).__name__}: {error}",
@@ -321,10 +328,10 @@ def iter_page_documents(
     totals: dict[str, int] = {}
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(partial(_safe, worker), jobs, chunksize=8)
+            results = pool.map(partial(_safe, name, worker), jobs, chunksize=8)
             yield from _collect(results, log, totals)
     else:
-        yield from _collect(map(partial(_safe, worker), jobs), log, totals)
+        yield from _collect(map(partial(_safe, name, worker), jobs), log, totals)
     for key, value in totals.items():
         log.note(f"{name}.{key}", value)
 
@@ -337,3 +344,75 @@ def _collect(results, log: BuildLog, totals: dict[str, int]) -> Iterator[Documen
             totals[key] = totals.get(key, 0) + value
         if document is not None:
             yield document
+
+
+# ------------------------------------------------ pages for page-level evaluation
+
+
+@dataclass
+class PageCase:
+    """One page as a user would have it (raw HTML) and the gold article text."""
+
+    corpus: str
+    doc_id: str
+    html: bytes
+    gold: str
+
+
+def _l3s_gold(annotated: bytes) -> str:
+    root = parse_html(annotated)
+    if root is None:
+        return ""
+    spans = root.xpath(
+        "//span[contains(@class,'x-nc-sel1') or contains(@class,'x-nc-sel2')]"
+        "[not(ancestor::span[contains(@class,'x-nc-sel1') or contains(@class,'x-nc-sel2')])]"
+    )
+    return "\n".join(span.text_content() for span in spans)
+
+
+def load_page(corpus: str, doc_id: str, corpora_dir: Path) -> PageCase | None:
+    """The raw HTML and gold text of one page of a page corpus, or None when missing."""
+    root = corpora_dir / corpus
+    try:
+        if corpus == "l3s-gn1":
+            html_bytes = read_bytes(root / "original" / f"{doc_id}.html.gz")
+            gold = _l3s_gold(read_bytes(root / "annotated" / f"{doc_id}.html.gz"))
+        elif corpus == "dragnet":
+            html_bytes = read_bytes(root / "HTML" / f"{doc_id}.html.gz")
+            raw = decode_bytes(read_bytes(root / "Corrected" / f"{doc_id}.html.corrected.txt.gz"))
+            gold = DRAGNET_COMMENTS_RE.split(raw[0], maxsplit=1)[0]
+        elif corpus == "cleaneval":
+            part, stem = doc_id.split("-", 1)
+            html_bytes = read_bytes(root / part / "input" / f"{stem}.html.gz")
+            gold = _cleaneval_gold(
+                decode_bytes(read_bytes(root / part / "GoldStandard" / f"{stem}.txt.gz"))[0]
+            )
+        elif corpus == "wcxb":
+            folder = next(
+                (
+                    f
+                    for f in ("test", "dev-articles")
+                    if (root / f / "html" / f"{doc_id}.html.gz").exists()
+                ),
+                None,
+            )
+            if folder is None:
+                return None
+            html_bytes = read_bytes(root / folder / "html" / f"{doc_id}.html.gz")
+            record = json.loads(
+                decode_bytes(read_bytes(root / folder / "ground-truth" / f"{doc_id}.json.gz"))[0]
+            )
+            gold = record["ground_truth"].get("main_content") or ""
+        elif corpus == "readability-testpages":
+            html_bytes = read_bytes(root / doc_id / "source.html.gz")
+            expected = parse_html(read_bytes(root / doc_id / "expected.html.gz"))
+            if expected is None:
+                return None
+            gold = "\n".join(
+                b.text for b in segment_html(lxml_html.tostring(expected, encoding="unicode"))
+            )
+        else:
+            raise ValueError(f"{corpus} is not a page corpus")
+    except (OSError, KeyError, json.JSONDecodeError):
+        return None
+    return PageCase(corpus, doc_id, html_bytes, gold)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import html
-import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from newsclean.config import KINDS, TOPICS
-from newsclean.sources.base import BuildLog, Document, Paragraph, iter_lines, read_bytes
+from newsclean.sources.base import BuildLog, Document, Paragraph, iter_lines
 from newsclean.text import clean_whitespace, decode_bytes
 
 BBC_TOPICS = {
@@ -100,14 +99,16 @@ def webis_ads(corpora_dir: Path, log: BuildLog) -> Iterator[Document]:
         labels = {}
         for number, raw in iter_lines(labels_path):
             try:
-                record = json.loads(raw)
+                record = json.loads(_decode_line(source, labels_path, number, raw, log))
                 labels[record["id"]] = record
             except (json.JSONDecodeError, KeyError, TypeError) as error:
                 log.drop(source, labels_path, f"line {number}", f"malformed label row: {error}")
         for number, raw in iter_lines(responses_path):
             try:
-                record = json.loads(raw)
-                response_id, response = record["id"], record["response"]
+                record = json.loads(_decode_line(source, responses_path, number, raw, log))
+                response_id, response = str(record["id"]), record["response"]
+                if not isinstance(response, str):
+                    raise TypeError(f"response is {type(response).__name__}, not text")
             except (json.JSONDecodeError, KeyError, TypeError) as error:
                 log.drop(source, responses_path, f"line {number}", f"malformed row: {error}")
                 continue
@@ -143,9 +144,11 @@ def bbc_news(corpora_dir: Path, log: BuildLog) -> Iterator[Document]:
         return
     for number, raw in iter_lines(path):
         try:
-            record = json.loads(raw)
-            doc_id, category = record["id"], record["category"]
+            record = json.loads(_decode_line(source, path, number, raw, log))
+            doc_id, category = str(record["id"]), record["category"]
             title, body = record.get("title") or "", record.get("body") or ""
+            if not all(isinstance(v, str) for v in (category, title, body)):
+                raise TypeError("category, title and body must be text")
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             log.drop(source, path, f"line {number}", f"malformed row: {error}")
             continue
@@ -174,20 +177,25 @@ def _clean_ag(text: str) -> str:
 
 
 def ag_news_rows(
-    rows: Iterator[tuple[str, str, str]],
+    rows: Iterable[tuple[int, Sequence[str]]],
     source: str,
-    path: Path,
+    path: Path | str,
     log: BuildLog,
     split: str | None = None,
 ) -> Iterator[Document]:
-    for number, (label, title, description) in enumerate(rows, start=1):
+    """(row number, (class, title, description)) → one news document per row."""
+    for number, row in rows:
+        if len(row) != 3:
+            log.drop(source, path, f"row {number}", f"malformed row ({len(row)} fields)")
+            continue
+        label, title, description = row
         topic = AG_TOPICS.get(str(label).strip())
         if topic is None:
             log.drop(source, path, f"row {number}", f"unknown class {label!r}")
             continue
         paragraphs = [
             Paragraph(text=_clean_ag(t), is_news=True, kind="news", topic=topic)
-            for t in (title, description)
+            for t in (str(title), str(description))
             if _clean_ag(t)
         ]
         if not paragraphs:
@@ -202,14 +210,11 @@ def ag_news(corpora_dir: Path, log: BuildLog) -> Iterator[Document]:
     path = corpora_dir / source / "test.csv.gz"
     if not _check_folder(source, path, log):
         return
-    text = decode_bytes(read_bytes(path))[0]
-    good_rows = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if len(row) != 3:
-            log.drop(source, path, f"row {number}", f"malformed row ({len(row)} fields)")
-            continue
-        good_rows.append(tuple(row))
-    yield from ag_news_rows(iter(good_rows), source, path, log)
+    # Decode line by line so one bad byte costs a warning on its row, not the whole file.
+    lines = [_decode_line(source, path, n, raw, log) for n, raw in iter_lines(path)]
+    reader = csv.reader(lines)
+    rows = ((reader.line_num, row) for row in reader)
+    yield from ag_news_rows(rows, source, path, log)
 
 
 def sample(sample_dir: Path, log: BuildLog) -> Iterator[Document]:
@@ -222,7 +227,7 @@ def sample(sample_dir: Path, log: BuildLog) -> Iterator[Document]:
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
+            record = json.loads(_decode_line(source, path, number, raw, log))
             doc_id, items = str(record["id"]), record["paragraphs"]
             if not isinstance(items, list):
                 raise TypeError("paragraphs is not a list")
