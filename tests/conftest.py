@@ -31,6 +31,7 @@ def config_overrides(tmp_path: Path) -> list[str]:
         f"paths.processed_dir={tmp_path / 'processed'}",
         f"paths.reports_dir={tmp_path / 'reports'}",
         f"tracking.artifact_root={tmp_path / 'mlruns'}",
+        f"paths.annotations_dir={tmp_path / 'annotations'}",
         f"tracking.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
         "paths.corpora_dir=none",
     ]

@@ -131,7 +131,17 @@ def test_sample_reader_reads_every_labelled_paragraph():
     for doc, record in zip(documents, raw, strict=True):
         assert doc.source == "sample"
         assert doc.stratum == record["topic"] in TOPICS
-        assert [p.kind for p in doc.paragraphs] == [p["kind"] for p in record["paragraphs"]]
+        # A paragraph with junk glued on becomes two rows: the junk, then the paragraph.
+        expected = []
+        for item in record["paragraphs"]:
+            junk = item.get("junk")
+            if junk and junk["where"] == "start":
+                expected += [junk["kind"], item["kind"]]
+            elif junk and junk["where"] == "end":
+                expected += [item["kind"], junk["kind"]]
+            else:
+                expected.append(item["kind"])
+        assert [p.kind for p in doc.paragraphs] == expected
         for paragraph in doc.paragraphs:
             assert paragraph.is_news is (paragraph.kind == "news")
             if paragraph.kind in {"spam", "boilerplate"}:
@@ -785,3 +795,15 @@ def test_partial_text_corpus_folder(fake_corpora, name, file_name, capsys):
 )
 def test_text_corpus_cap(fake_corpora, name, expected):
     assert len(read(name, fake_corpora, BuildLog(), max_docs=expected)) == expected
+
+
+def test_sample_glued_junk_is_split_off():
+    log = BuildLog()
+    documents = read("sample", None, log)
+    texts = [p.text for d in documents for p in d.paragraphs]
+    raw = [json.loads(line) for line in (SAMPLE_DIR / "articles.jsonl").read_text().splitlines()]
+    glued = [(i["text"], i["junk"]) for r in raw for i in r["paragraphs"] if i.get("junk")]
+    assert glued
+    for text, junk in glued:
+        assert text not in texts  # the glued form is not a training row
+        assert " ".join(junk["text"].split()) in texts

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from newsclean.config import ModelConfig
 
@@ -311,6 +311,25 @@ def text_features(config: ModelConfig) -> ColumnTransformer:
     return ColumnTransformer([("word_tfidf", word_tfidf(config), "text")])
 
 
+def _clip(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, -DENSE_CLIP, DENSE_CLIP)
+
+
+DENSE_CLIP = 5.0
+
+
+def dense_pipeline(neighbours: bool = True, html: bool = True) -> Pipeline:
+    """Dense statistics, standardised and clipped: a rare flag divided by a tiny standard
+    deviation would otherwise reach values in the hundreds and make the model overconfident."""
+    return Pipeline(
+        [
+            ("stats", DenseFeatures(neighbours=neighbours, html=html)),
+            ("scale", StandardScaler()),
+            ("clip", FunctionTransformer(_clip)),
+        ]
+    )
+
+
 def kind_features(
     config: ModelConfig, html: bool = True, neighbours: bool = True, chars: bool = True
 ) -> Pipeline:
@@ -321,16 +340,7 @@ def kind_features(
             Pipeline([("text", FillText("text")), ("tfidf", word_tfidf(config))]),
             ["text"],
         ),
-        (
-            "dense",
-            Pipeline(
-                [
-                    ("stats", DenseFeatures(neighbours=neighbours, html=html)),
-                    ("scale", StandardScaler()),
-                ]
-            ),
-            PAGE_COLUMNS,
-        ),
+        ("dense", dense_pipeline(neighbours=neighbours, html=html), PAGE_COLUMNS),
     ]
     if chars:
         transformers.insert(

@@ -13,7 +13,6 @@ import re
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import GroupKFold
@@ -68,21 +67,27 @@ def _proba_in(model, Z, classes: list[str]) -> np.ndarray:
 
 
 class HierarchicalKind(ClassifierMixin, BaseEstimator):
-    """News vs rest on every block, then teaser / spam / boilerplate on known non-news blocks.
+    """Kinds from every block, including the many whose kind is unknown.
 
-    ``y`` holds a kind or ``"unknown"`` (a block known not to be news, kind unannotated).
+    The first stage learns from every block: with ``first_stage="binary"`` news vs rest; with
+    ``"five_way"`` the four kinds plus ``unknown`` (a block known not to be news, kind
+    unannotated), so spam and teasers are told from news directly. The second stage splits the
+    rest (or the unknown mass) into teaser / spam / boilerplate, trained on blocks of known
+    non-news kind. ``y`` holds a kind or ``"unknown"``.
     """
 
-    def __init__(self, features, news_model, rest_model):
+    def __init__(self, features, news_model, rest_model, first_stage: str = "five_way"):
         self.features = features
         self.news_model = news_model
         self.rest_model = rest_model
+        self.first_stage = first_stage
 
     def fit(self, X: pd.DataFrame, y) -> HierarchicalKind:
         y = np.asarray(pd.Series(y).fillna(UNKNOWN), dtype=object)
         self.features_ = clone(self.features)
         Z = self.features_.fit_transform(X)
-        self.news_ = clone(self.news_model).fit(Z, y == "news")
+        first_target = y == "news" if self.first_stage == "binary" else y
+        self.news_ = clone(self.news_model).fit(Z, first_target)
         known_rest = np.isin(y, REST_KINDS)
         self.rest_ = clone(self.rest_model).fit(Z[known_rest], y[known_rest])
         self.classes_ = np.array(KINDS, dtype=object)
@@ -90,15 +95,22 @@ class HierarchicalKind(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         Z = self.features_.transform(X)
-        return self._combine(
-            _proba_in(self.news_, Z, [False, True])[:, 1], _proba_in(self.rest_, Z, REST_KINDS)
+        rest = _proba_in(self.rest_, Z, REST_KINDS)
+        if self.first_stage == "binary":
+            return self._combine(_proba_in(self.news_, Z, [False, True])[:, 1], rest)
+        first = _proba_in(self.news_, Z, [*KINDS, UNKNOWN])
+        rest = rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-12)
+        out = first[:, : len(KINDS)] + first[:, [len(KINDS)]] * np.column_stack(
+            [np.zeros(Z.shape[0]), rest]
         )
+        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
 
     @staticmethod
     def _combine(p_news: np.ndarray, rest: np.ndarray) -> np.ndarray:
-        rest = rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-12)
-        out = np.column_stack([p_news, (1 - p_news)[:, None] * rest])
-        return out  # KINDS order: news, teaser, spam, boilerplate
+        total = rest.sum(axis=1, keepdims=True)
+        # A base that was certain of news leaves no rest mass: spread it evenly then.
+        rest = np.where(total > 1e-9, rest / np.maximum(total, 1e-12), 1.0 / rest.shape[1])
+        return np.column_stack([p_news, (1 - p_news)[:, None] * rest])  # KINDS order
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
@@ -212,16 +224,14 @@ class MajorityKind(ClassifierMixin, BaseEstimator):
     """Baseline: always the most frequent known kind."""
 
     def fit(self, X, y) -> MajorityKind:
-        y = np.asarray(pd.Series(y).fillna(UNKNOWN), dtype=object)
-        self.model_ = DummyClassifier(strategy="most_frequent").fit(
-            np.zeros((int(np.isin(y, KINDS).sum()), 1)), y[np.isin(y, KINDS)]
-        )
+        y = pd.Series(np.asarray(pd.Series(y).fillna(UNKNOWN), dtype=object))
+        self.majority_ = y[y.isin(KINDS)].value_counts().idxmax()
         self.classes_ = np.array(KINDS, dtype=object)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         out = np.zeros((len(X), len(KINDS)))
-        out[:, KINDS.index(self.model_.classes_[0])] = 1.0
+        out[:, KINDS.index(self.majority_)] = 1.0
         return out
 
     def predict(self, X) -> np.ndarray:

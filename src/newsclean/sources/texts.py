@@ -249,16 +249,39 @@ def sample(sample_dir: Path, log: BuildLog) -> Iterator[Document]:
             elif topic is not None and topic not in TOPICS:
                 log.drop(source, path, where, f"unknown topic {topic!r}")
             else:
-                paragraphs.append(
-                    Paragraph(
-                        text=text,
-                        is_news=kind == "news",
-                        kind=kind,
-                        topic=topic if kind in {"news", "teaser"} else None,
-                    )
-                )
+                topic = topic if kind in {"news", "teaser"} else None
+                paragraphs.extend(_split_glued(text, kind, topic, item.get("junk")))
         if paragraphs:
             stratum = str(record.get("topic") or source)
             yield Document(source, doc_id, paragraphs, stratum=stratum)
         else:
             log.drop(source, path, f"line {number} ({doc_id})", "no usable paragraphs")
+
+
+def _split_glued(text: str, kind: str, topic: str | None, junk: object) -> list[Paragraph]:
+    """A sample paragraph with junk glued on becomes two rows: the junk with its own kind, and
+    the paragraph without it. Training then sees clean examples of both; the cleaner's own
+    glued-junk benchmark glues junk back on with its generator."""
+    own = Paragraph(text=text, is_news=kind == "news", kind=kind, topic=topic)
+    if not isinstance(junk, dict) or junk.get("kind") not in KINDS:
+        return [own]
+    junk_text = clean_whitespace(str(junk.get("text") or ""))
+    where = junk.get("where")
+    if not junk_text or where not in {"start", "end"}:
+        return [own]
+    if where == "start" and text.startswith(junk_text):
+        rest = text[len(junk_text) :].strip()
+    elif where == "end" and text.endswith(junk_text):
+        rest = text[: -len(junk_text)].strip()
+    else:
+        return [own]
+    junk_kind = junk["kind"]
+    glued = Paragraph(
+        text=junk_text,
+        is_news=junk_kind == "news",
+        kind=junk_kind,
+        topic=topic if junk_kind in {"news", "teaser"} else None,
+    )
+    own.text = rest
+    parts = [glued, own] if where == "start" else [own, glued]
+    return [p for p in parts if p.text]
