@@ -65,6 +65,9 @@ class DataConfig:
     # dropped as duplicates.
     dedup_min_chars: int = 60
     near_dup_jaccard: float = 0.8
+    # Read AG News (train and test, 127,600 rows) from the Hugging Face hub through `datasets`
+    # instead of the local test-only copy in corpora/ag-news (see newsclean.sources.hub).
+    ag_news_hub: bool = False
 
 
 @dataclass
@@ -83,8 +86,10 @@ class ModelConfig:
     # Second pass (gradient boosting over out-of-fold probabilities).
     stack_folds: int = 3
     stack_iterations: int = 200
-    # Page-level evaluation: pages per corpus (0 = all test pages).
-    page_eval_max_pages: int = 0
+    # Page-level evaluation: test pages per corpus (0 = all), in a seeded order.
+    page_eval_max_pages: int = 100
+    # Leave-one-corpus-out: training rows per fold (0 = all), to keep five refits affordable.
+    loco_max_train_rows: int = 200_000
     # Cap on training rows per task (0 = all); keeps quick runs quick.
     max_train_rows: int = 0
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from newsclean import annotations
+from newsclean.annotations import apply_annotations
 from newsclean.config import SPLITS, Config
 from newsclean.sources import SOURCES, BuildLog, Document, iter_documents, select_sources
 from newsclean.sources.base import check_labels
@@ -259,7 +259,7 @@ def build(config: Config) -> tuple[pd.DataFrame, dict]:
     documents = deduplicate(documents, config, log)
     splits = assign_splits(documents, config)
     frame = to_frame(documents, splits)
-    frame = annotations.apply_annotations(frame, config.paths.annotations_dir, log)
+    frame = apply_annotations(frame, config.paths.annotations_dir, log)
     frame = frame.sort_values(["source", "split", "doc_id", "position"], kind="stable")
     frame = frame.reset_index(drop=True)
     digest = dataset_digest(frame)

@@ -7,6 +7,7 @@ split is scored for the report and for the champion rule, never for choosing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import tempfile
@@ -293,6 +294,29 @@ KIND_COLUMNS = [
 PAGE_CORPORA = ["l3s-gn1", "dragnet", "cleaneval", "wcxb", "readability-testpages"]
 
 
+MODEL_COLUMNS = [c for c in KIND_COLUMNS if c != "source"]
+
+
+def kind_signature():
+    """Model input: only ``text`` is required; page order and HTML facts are optional, so the
+    same model serves HTML pages and plain paragraphs."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    optional = {
+        "doc_id": "string",
+        "position": "long",
+        "html_tag": "string",
+        "link_density": "double",
+        "dom_depth": "double",
+        "css_tokens": "string",
+    }
+    inputs = [ColSpec("string", "text")] + [
+        ColSpec(kind, name, required=False) for name, kind in optional.items()
+    ]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema([ColSpec("string")]))
+
+
 def kind_metrics(frame: pd.DataFrame, proba: np.ndarray, prefix: str) -> dict[str, float]:
     """Four-kind metrics on blocks of known kind; news-vs-rest F1 on every block."""
     predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
@@ -345,20 +369,17 @@ def kind_candidates(config: Config) -> list[tuple[str, str, Callable, dict]]:
             {"model": "flat_sgd", "features": "word", **sgd},
         ),
         (
-            "hier-sgd + text-features",
-            "candidate",
-            lambda: HierarchicalKind(
-                kind_features(m, html=False), linear_classifier(m, seed), linear_classifier(m, seed)
-            ),
-            {"model": "hierarchical_sgd", "features": "word+char+dense+context", **sgd},
-        ),
-        (
             "hier-sgd + all-features",
             "candidate",
             lambda: HierarchicalKind(
                 kind_features(m), linear_classifier(m, seed), linear_classifier(m, seed)
             ),
-            {"model": "hierarchical_sgd", "features": "word+char+dense+context+html", **sgd},
+            {
+                "model": "hierarchical_sgd",
+                "first_stage": "five_way",
+                "features": "word+char+dense+context+html",
+                **sgd,
+            },
         ),
     ]
 
@@ -512,7 +533,6 @@ def _kind_run(
     card_summary: str,
 ) -> dict:
     import mlflow
-    from mlflow.models import infer_signature
 
     with mlflow.start_run(run_name=run_name, nested=True) as run:
         mlflow.set_tags({**tracking.run_tags(digest, card_summary), "role": role, "task": "kind"})
@@ -531,12 +551,12 @@ def _kind_run(
         _log_kind_artifacts(run_name, test, test_proba)
         model_uri = None
         if role == "candidate":
-            example = validation[KIND_COLUMNS].head(5).reset_index(drop=True)
+            example = validation[MODEL_COLUMNS].head(5).reset_index(drop=True)
             logged = mlflow.sklearn.log_model(
                 model,
                 name="model",
                 input_example=example,
-                signature=infer_signature(example, model.predict(example)),
+                signature=kind_signature(),
                 pip_requirements=tracking.pinned_requirements(),
                 serialization_format="cloudpickle",
                 code_paths=tracking.code_paths(),
@@ -602,7 +622,10 @@ def _page_level(
         return pd.DataFrame()
     pages = []
     for corpus in PAGE_CORPORA:
-        doc_ids = sorted(test.loc[test["source"] == corpus, "doc_id"].unique())
+        doc_ids = sorted(
+            test.loc[test["source"] == corpus, "doc_id"].unique(),
+            key=lambda d: hashlib.sha256(f"{config.data.seed}:{d}".encode()).digest(),
+        )
         if config.model.page_eval_max_pages:
             doc_ids = doc_ids[: config.model.page_eval_max_pages]
         pages += [p for p in (load_page(corpus, d, corpora_dir) for d in doc_ids) if p]
@@ -703,7 +726,9 @@ def _leave_one_corpus_out(
         held_out = rows[(rows["source"] == corpus) & (rows["split"] == "test")]
         if held_out.empty:
             continue
-        train = _cap(train_all_rows[train_all_rows["source"] != corpus], m.max_train_rows, seed)
+        train = _cap(
+            train_all_rows[train_all_rows["source"] != corpus], m.loco_max_train_rows, seed
+        )
         model = HierarchicalKind(
             kind_features(m, chars=False), linear_classifier(m, seed), linear_classifier(m, seed)
         )

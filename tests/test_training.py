@@ -1,0 +1,78 @@
+"""End to end: build the sample dataset, train the kind models into a temporary MLflow store."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from newsclean import tracking
+from newsclean.config import load_config
+from newsclean.dataset import build
+from newsclean.training import results_table, train_all
+from tests.conftest import config_overrides
+
+KEY_METRICS = {
+    "test_macro_f1",
+    "test_news_f1",
+    "val_macro_f1",
+    "train_seconds",
+    "predict_paragraphs_per_s",
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    config = load_config(
+        overrides=[
+            *config_overrides(tmp),
+            "model.sgd_alpha=0.001",
+            "model.stack_folds=2",
+            "model.stack_iterations=20",
+        ],
+        environ={},
+    )
+    build(config)
+    results = train_all(config, ["kind"])
+    return config, results
+
+
+@pytest.mark.slow
+def test_kind_parent_and_child_runs_are_logged(trained):
+    config, results = trained
+    tracking.configure(config)
+    experiment = mlflow.get_experiment_by_name(config.tracking.kind_experiment)
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    parents = [r for r in runs if r.data.tags.get("role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    assert len(parents) == 1
+    assert parents[0].data.tags["mlflow.note.content"].startswith("kind: best candidate")
+    names = {r.info.run_name for r in children}
+    assert {
+        "majority-class",
+        "rules (hand-written)",
+        "justext (paragraphs)",
+        "hier-sgd + all-features",
+        "stack-hgb + neighbours",
+    } <= names
+    for run in children:
+        if run.data.tags["role"] in {"candidate", "baseline"}:
+            assert set(run.data.metrics) >= KEY_METRICS, run.info.run_name
+            assert run.data.tags["dataset_digest"] == parents[0].data.tags["dataset_digest"]
+
+
+@pytest.mark.slow
+def test_best_candidate_is_registered_as_champion(trained):
+    config, results = trained
+    tracking.configure(config)
+    version = tracking.champion_version("newsclean-kind")
+    assert version is not None
+    model = mlflow.sklearn.load_model("models:/newsclean-kind@champion")
+    import pandas as pd
+
+    predicted = model.predict(
+        pd.DataFrame({"text": ["Share this article", "The council approved the budget."]})
+    )
+    assert len(predicted) == 2
+    assert results[0]["promoted"] is True
+    assert "kind" in results_table(results)
