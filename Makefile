@@ -30,7 +30,7 @@ help: ## List every target with one line each
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[dev,peers]'
+	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[dev,peers,team,notebooks,browser]'
 	touch $@
 
 setup: $(VENV)/.installed ## Create .venv with the pinned dependencies (requirements.lock)
@@ -55,13 +55,36 @@ format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix src tests
 	$(VENV)/bin/ruff format src tests
 
-ui: setup ## Open the MLflow UI on http://127.0.0.1:5000 over the project's store
-	@echo "MLflow UI: http://127.0.0.1:5000  (experiments: newsclean-kind, newsclean-topic)"
-	$(VENV)/bin/mlflow ui --backend-store-uri "$(TRACKING_URI)" \
-		--default-artifact-root "$(CURDIR)/mlruns" --host 127.0.0.1 --port 5000 --workers 1
+ui: setup ## MLflow UI on http://127.0.0.1:5000 over the project's store; prints URL, experiments, links
+	$(PY) -m newsclean.server ui --port $(UI_PORT)
 
 config: setup ## Print the effective configuration
 	$(NEWSCLEAN) $(ARGS) config
 
 clean: ## Remove the built dataset and reports (keeps the venv and the MLflow store)
 	rm -rf data/processed reports/*.md reports/*.json
+
+# Comparing runs: `make ui`, `make compare`, the team server and the notebooks.
+UI_PORT      ?= 5000
+SERVER_PORT  ?= 5001
+LAST         ?= 3
+.PHONY: compare server notebooks
+
+compare: setup ## Print the last LAST=3 trainings per experiment: candidates, baselines, champion
+	$(NEWSCLEAN) $(ARGS) compare --last $(LAST)
+
+server: setup ## Team mode: PostgreSQL + MLflow tracking server on http://127.0.0.1:5001 (Ctrl-C stops)
+	$(PY) -m newsclean.server team --port $(SERVER_PORT)
+
+notebooks: setup ## Execute notebooks/*.ipynb against the project's store into reports/notebooks/
+	$(PY) scripts/run_notebooks.py
+
+# The cleaner as a product: REST service and benchmark (newsclean.serving, newsclean.bench).
+SERVE_PORT   ?= 5002
+.PHONY: serve bench
+
+serve: setup ## REST cleaner (mlflow models serve) on 127.0.0.1, port SERVE_PORT=5002
+	$(PY) -m newsclean.serving $(ARGS) --port $(SERVE_PORT)
+
+bench: setup ## Benchmark the cleaner vs trafilatura, jusText: reports/bench.md + MLflow run
+	$(PY) -m newsclean.bench $(ARGS)

@@ -1,10 +1,13 @@
-"""The ``newsclean`` command line: ``data`` builds the dataset, ``train`` trains and logs."""
+"""The ``newsclean`` command line: ``data`` builds the dataset, ``train`` trains and logs,
+``compare`` prints the last trainings side by side."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 from newsclean.config import Config, load_config
 
@@ -34,7 +37,90 @@ def _parser() -> argparse.ArgumentParser:
         help="train only this task (repeatable; default all)",
     )
     commands.add_parser("config", help="print the effective configuration")
+    _add_annotation_commands(commands)
+    _add_compare_command(commands)
+    _add_clean_command(commands)
     return parser
+
+
+def _add_clean_command(commands: argparse._SubParsersAction) -> None:
+    """``clean``: the cleaner on files, directories or standard input (newsclean.batch)."""
+    clean = commands.add_parser(
+        "clean",
+        help="clean scraped articles: .txt, .html/.htm, .jsonl (gzipped too), directories, -",
+        description="Clean scraped articles with the registered cleaner. PATH is a file, a "
+        "directory (every file in it) or - for standard input. One input prints the cleaned "
+        "article; --jsonl prints one JSON object per article.",
+    )
+    clean.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or -")
+    clean.add_argument(
+        "--model",
+        metavar="URI",
+        help="cleaner model URI (default: models:/newsclean-cleaner@champion)",
+    )
+    clean.add_argument(
+        "--jsonl", action="store_true", help="one JSON object per article, with every paragraph"
+    )
+    clean.add_argument(
+        "--keep", metavar="KINDS", help="kinds to keep, comma-separated (default: news)"
+    )
+    clean.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: every core)"
+    )
+    progress = clean.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="progress bar"
+    )
+    progress.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+    )
+
+
+def _add_compare_command(commands: argparse._SubParsersAction) -> None:
+    """``compare``: the last trainings' candidates, baselines and champion (newsclean.compare)."""
+    compare = commands.add_parser(
+        "compare", help="print the last trainings' candidates, baselines and champion"
+    )
+    compare.add_argument("--last", type=int, default=3, help="trainings per experiment (3)")
+    compare.add_argument("--format", choices=["text", "markdown"], default="text")
+    compare.add_argument(
+        "--experiment", action="append", help="only this experiment (repeatable; default both)"
+    )
+
+
+def _add_annotation_commands(commands: argparse._SubParsersAction) -> None:
+    """``annotate``, ``annotate-export`` and ``annotate-merge`` (see docs/annotation.md)."""
+    annotate = commands.add_parser(
+        "annotate", help="label unlabelled page blocks by hand (kind), with their page context"
+    )
+    annotate.add_argument("--source", help="only blocks of this page corpus")
+    annotate.add_argument("--limit", type=int, default=50, help="blocks to show (default 50)")
+    annotate.add_argument(
+        "--annotator", default=os.environ.get("USER") or "unknown", help="default: $USER"
+    )
+    annotate.add_argument(
+        "--out", type=Path, help="annotation CSV (default: <annotations_dir>/kind_user.csv)"
+    )
+    export = commands.add_parser(
+        "annotate-export", help="sample blocks to annotate and write batch files (data/interim)"
+    )
+    export.add_argument("--n", type=int, default=3600, help="unknown-kind blocks (default 3600)")
+    export.add_argument("--batches", type=int, default=6, help="batch files (default 6)")
+    export.add_argument("--pass2", type=int, default=300, help="second-pass blocks (default 300)")
+    export.add_argument(
+        "--l3s-check", type=int, default=300, help="L3S blocks of known kind added (default 300)"
+    )
+    export.add_argument("--out-dir", type=Path, help="default: data/interim/annotation")
+    export.add_argument("--force", action="store_true", help="overwrite batches with labels")
+    merge = commands.add_parser(
+        "annotate-merge", help="turn labels_batch_NN.csv / labels_pass2.csv into annotation rows"
+    )
+    merge.add_argument("--pass", dest="pass_", type=int, choices=[1, 2], default=1)
+    merge.add_argument("--annotator", required=True, help="who labelled these files")
+    merge.add_argument("--in-dir", type=Path, help="default: data/interim/annotation")
+    merge.add_argument(
+        "--out", type=Path, help="annotation CSV (default: <annotations_dir>/kind_v1.csv)"
+    )
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -82,6 +168,59 @@ def cmd_train(config: Config, tasks: list[str] | None) -> int:
     return 0
 
 
+def cmd_annotation(config: Config, args: argparse.Namespace) -> int:
+    try:
+        return _annotation(config, args)
+    except ValueError as error:
+        print(f"newsclean {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def _annotation(config: Config, args: argparse.Namespace) -> int:
+    from newsclean import annotations
+
+    interim = annotations.default_interim_dir(config)
+    if args.command == "annotate":
+        annotations.annotate_interactive(config, args.source, args.limit, args.annotator, args.out)
+        return 0
+    if args.command == "annotate-merge":
+        out = args.out or config.paths.annotations_dir / f"kind_{annotations.GUIDELINE_VERSION}.csv"
+        result = annotations.merge_labels(args.in_dir or interim, out, args.pass_, args.annotator)
+        print(
+            f"pass {args.pass_}: {result['written']:,} rows written to {result['out']} "
+            f"({result['replaced']:,} replaced, {result['unlabelled']:,} blocks still unlabelled); "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(result["kinds"].items()))
+        )
+        if result["same_annotator_both_passes"]:
+            print(
+                f"warning: {args.annotator} labelled {result['same_annotator_both_passes']:,} of "
+                "these blocks in the other pass too: the passes are not independent",
+                file=sys.stderr,
+            )
+        return 0
+    from newsclean.dataset import load
+
+    frame = load(config.paths.processed_dir)
+    print(annotations.candidate_report(frame).to_string())
+    done = annotations.annotated_keys(sorted(config.paths.annotations_dir.glob("*.csv")))
+    sample = annotations.sample_for_annotation(
+        frame, args.n, config.data.seed, n_check=args.l3s_check, exclude=done
+    )
+    manifest = annotations.export_batches(
+        frame,
+        sample,
+        args.out_dir or interim,
+        args.batches,
+        args.pass2,
+        config.data.seed,
+        force=args.force,
+    )
+    for name, count in manifest["batches"].items():
+        print(f"{name}: {count:,} blocks")
+    print(f"pass2.jsonl: {manifest['pass2']['blocks']:,} blocks; in {args.out_dir or interim}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -94,11 +233,30 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_data(config)
         if args.command == "train":
             return cmd_train(config, args.task)
+        if args.command.startswith("annotate"):
+            return cmd_annotation(config, args)
+        if args.command == "compare":
+            from newsclean import compare
+
+            print(compare.main(config, args.last, args.format, args.experiment))
+            return 0
+        if args.command == "clean":
+            from newsclean import batch
+
+            return batch.run(
+                config,
+                args.paths,
+                args.model,
+                args.jsonl,
+                args.keep,
+                args.workers,
+                args.progress,
+            )
         if args.command == "config":
             for key, value in config.as_flat_dict().items():
                 print(f"{key} = {value}")
             return 0
-    except FileNotFoundError as error:
+    except (FileNotFoundError, FileExistsError) as error:
         print(f"newsclean: {error}", file=sys.stderr)
         return 1
     return 2

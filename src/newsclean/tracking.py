@@ -32,6 +32,9 @@ def experiment(config: Config, name: str) -> str:
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         experiment_id = existing.experiment_id
+    elif config.tracking.tracking_uri.startswith(("http://", "https://")):
+        # A tracking server decides where artifacts go (it may proxy them).
+        experiment_id = mlflow.create_experiment(name)
     else:
         location = (config.tracking.artifact_root / name).resolve().as_uri()
         experiment_id = mlflow.create_experiment(name, artifact_location=location)
