@@ -32,9 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the models and log them to MLflow")
     train.add_argument(
         "--task",
-        choices=["kind", "topic"],
+        choices=["kind", "topic", "cleaner"],
         action="append",
-        help="train only this task (repeatable; default all)",
+        help="train only this task (repeatable; default all, then the cleaner over the champions)",
     )
     commands.add_parser("config", help="print the effective configuration")
     _add_annotation_commands(commands)
