@@ -177,6 +177,7 @@ def collect(config: Config, log: BuildLog) -> list[Document]:
             log,
             config.data.align_threshold,
             config.data.max_docs_per_source,
+            ag_news_hub=config.data.ag_news_hub,
         ):
             good = []
             for number, paragraph in enumerate(doc.paragraphs):

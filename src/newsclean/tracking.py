@@ -113,6 +113,7 @@ def promote_if_better(
     """
     import mlflow
 
+    value = round(value, 6)  # compared with the 6-decimal tag a champion carries
     client = mlflow.MlflowClient()
     current = champion_version(model_name)
     version = mlflow.register_model(model_uri, model_name)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsclean.sources import pages, texts
+from newsclean.sources import hub, pages, texts
 from newsclean.sources.base import BuildLog, Document, Paragraph
 
 
@@ -67,10 +67,13 @@ def iter_documents(
     threshold: float,
     max_docs: int = 0,
     workers: int = 2,
+    ag_news_hub: bool = False,
 ) -> Iterator[Document]:
     """Documents of one source; a missing corpora directory is logged, not fatal."""
     if name == "sample":
         documents = texts.sample(sample_dir, log)
+    elif name == "ag-news" and ag_news_hub:
+        documents = hub.ag_news_hub(log)  # the full AG News through `datasets` (online only)
     elif corpora_dir is None or not (corpora_dir / name).is_dir():
         log.drop(
             name,
