@@ -138,3 +138,21 @@ def sample_build(tmp_path_factory):
     config = load_config(overrides=config_overrides(tmp_path), environ={})
     frame, card = dataset.build(config)
     return config, frame, card
+
+
+# -- the cleaner (tests/test_cleaning.py, test_inputs.py, test_serving.py, test_bench.py) --------
+@pytest.fixture(scope="session")
+def cleaner_store(tmp_path_factory):
+    """A temporary MLflow store with sample-trained kind and topic champions and the cleaner
+    built, registered and promoted over them (tests/clean_support.py)."""
+    from clean_support import train_sample_store
+
+    return train_sample_store(tmp_path_factory.mktemp("cleaner_store"))
+
+
+@pytest.fixture(scope="session")
+def cleaner(cleaner_store):
+    """The registered cleaner, loaded as users load it (``Cleaner.load``)."""
+    from newsclean import Cleaner
+
+    return Cleaner.load(config=cleaner_store.config)

@@ -1,0 +1,95 @@
+"""Helpers for the cleaner tests: a cleaner trained on the bundled sample in a temporary store.
+
+Fitting small models directly (not ``training.train_all``) keeps the session fixture at a few
+seconds; the cleaner is then built, logged, registered and promoted exactly as ``make train``
+does it (``serving.build_and_register_cleaner``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsclean.config import Config, load_config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLEAN_INPUTS = FIXTURES / "clean_inputs"
+CLEAN_BENCH = FIXTURES / "clean_bench"
+
+
+@dataclass
+class TrainedStore:
+    config: Config
+    root: Path
+    summary: dict
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess (``newsclean clean``, ``make serve``) on this store."""
+        return {
+            **os.environ,
+            "NEWSCLEAN_TRACKING_URI": self.config.tracking.tracking_uri,
+            "NEWSCLEAN_ARTIFACT_ROOT": str(self.config.tracking.artifact_root),
+            "NEWSCLEAN_PROCESSED_DIR": str(self.config.paths.processed_dir),
+            "NEWSCLEAN_REPORTS_DIR": str(self.config.paths.reports_dir),
+            "NEWSCLEAN_CORPORA_DIR": "none",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "PYTHONWARNINGS": "ignore",
+        }
+
+
+def overrides(root: Path) -> list[str]:
+    return [
+        f"paths.processed_dir={root / 'processed'}",
+        f"paths.reports_dir={root / 'reports'}",
+        f"tracking.artifact_root={root / 'mlruns'}",
+        f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
+        "paths.corpora_dir=none",
+    ]
+
+
+def train_sample_store(root: Path) -> TrainedStore:
+    """Build the sample dataset, fit a kind and a topic model on its training split, register
+    them as champions and build the cleaner over them."""
+    import mlflow
+
+    from newsclean import dataset, serving, tracking
+    from newsclean.features import kind_features
+    from newsclean.models import HierarchicalKind, linear_classifier
+    from newsclean.topics import TopicTagger
+    from newsclean.training import KIND_COLUMNS
+
+    config = load_config(overrides(root), environ={})
+    config.model.min_df = 1
+    frame, card = dataset.build(config)
+    digest = dataset.load_digest(config.paths.processed_dir)
+    tracking.configure(config)
+    train = frame[frame["split"] == "train"]
+    kind = HierarchicalKind(
+        kind_features(config.model),
+        linear_classifier(config.model, 13),
+        linear_classifier(config.model, 13),
+    ).fit(train[KIND_COLUMNS], train["kind"].fillna("unknown").to_numpy(dtype=object))
+    topic_rows = train[train["topic"].notna()]
+    topic = TopicTagger(min_df=1, calibration="none", seed=13).fit(topic_rows, topic_rows["topic"])
+    for name, model in (("newsclean-kind", kind), ("newsclean-topic", topic)):
+        tracking.experiment(config, name)
+        with mlflow.start_run(run_name=f"test {name}") as run:
+            logged = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                pip_requirements=tracking.pinned_requirements(),
+                serialization_format="cloudpickle",
+            )
+        tracking.promote_if_better(
+            name, logged.model_uri, "test_macro_f1", 0.5, digest, run.info.run_id
+        )
+    summary = serving.build_and_register_cleaner(config, digest, card)
+    return TrainedStore(config, root, summary)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
