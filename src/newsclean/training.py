@@ -28,7 +28,7 @@ from newsclean.evaluation import (
     per_source_report,
     worst_errors,
 )
-from newsclean.features import INPUT_COLUMNS
+from newsclean.features import INPUT_COLUMNS, PAGE_COLUMNS
 from newsclean.models import tfidf_logreg
 
 
@@ -152,26 +152,46 @@ def train_task(task: Task, frame: pd.DataFrame, config: Config, digest: str, car
             digest,
             best["run_id"],
         )
-        mlflow.MlflowClient().set_tag(best["run_id"], "champion", str(promoted).lower())
-        mlflow.log_metrics(
-            {
-                f"best_{k}": v
-                for k, v in best["metrics"].items()
-                if k in {"val_macro_f1", "test_macro_f1", "test_news_f1"}
-            }
+        detail = (
+            f"val macro-F1 {best['metrics']['val_macro_f1']:.4f}, "
+            f"test macro-F1 {best['metrics']['test_macro_f1']:.4f}"
         )
-        description = (
-            f"{task.name}: best candidate {best['run_name']} "
-            f"(val macro-F1 {best['metrics']['val_macro_f1']:.4f}, "
-            f"test macro-F1 {best['metrics']['test_macro_f1']:.4f}). "
-            f"Champion: {'yes' if promoted else 'no'}: {reason}. Data: {card_summary}."
+        return close_parent(
+            task.name, parent.info.run_id, best, promoted, reason, detail, card_summary
         )
-        mlflow.set_tags(
-            {"mlflow.note.content": description, "best_run": best["run_name"], "promotion": reason}
-        )
+
+
+def close_parent(
+    task_name: str,
+    parent_id: str,
+    best: dict,
+    promoted: bool,
+    reason: str,
+    detail: str,
+    card_summary: str,
+) -> dict:
+    """Mark the best run, describe the outcome on the parent run (what the UI shows) and
+    return the summary row the results table prints."""
+    import mlflow
+
+    mlflow.MlflowClient().set_tag(best["run_id"], "champion", str(promoted).lower())
+    mlflow.log_metrics(
+        {
+            f"best_{k}": v
+            for k, v in best["metrics"].items()
+            if k in {"val_macro_f1", "test_macro_f1", "test_news_f1"}
+        }
+    )
+    description = (
+        f"{task_name}: best candidate {best['run_name']} ({detail}). Champion: "
+        f"{'yes' if promoted else 'no'}: {reason}. Data: {card_summary}."
+    )
+    mlflow.set_tags(
+        {"mlflow.note.content": description, "best_run": best["run_name"], "promotion": reason}
+    )
     return {
-        "task": task.name,
-        "parent_run_id": parent.info.run_id,
+        "task": task_name,
+        "parent_run_id": parent_id,
         "best": best["run_name"],
         "promoted": promoted,
         "reason": reason,
@@ -286,20 +306,11 @@ def results_table(results: list[dict]) -> str:
 
 # ------------------------------------------------------------------ kind
 
-KIND_COLUMNS = [
-    "source",
-    "doc_id",
-    "position",
-    "text",
-    "html_tag",
-    "link_density",
-    "dom_depth",
-    "css_tokens",
-]
+KIND_COLUMNS = ["source", *PAGE_COLUMNS]
 PAGE_CORPORA = ["l3s-gn1", "dragnet", "cleaneval", "wcxb", "readability-testpages"]
 
 
-MODEL_COLUMNS = [c for c in KIND_COLUMNS if c != "source"]
+MODEL_COLUMNS = PAGE_COLUMNS
 
 
 def kind_signature():
@@ -490,38 +501,17 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             digest,
             best["run_id"],
         )
-        mlflow.MlflowClient().set_tag(best["run_id"], "champion", str(promoted).lower())
         _log_kind_summary(results, page_table, loco)
-        mlflow.log_metrics(
-            {
-                f"best_{k}": v
-                for k, v in best["metrics"].items()
-                if k in {"val_macro_f1", "test_macro_f1", "test_news_f1"}
-            }
-        )
-        description = (
-            f"kind: best candidate {best['run_name']} (val macro-F1 "
-            f"{best['metrics']['val_macro_f1']:.4f}, test macro-F1 "
+        detail = (
+            f"val macro-F1 {best['metrics']['val_macro_f1']:.4f}, test macro-F1 "
             f"{best['metrics']['test_macro_f1']:.4f}, test news F1 "
-            f"{best['metrics']['test_news_f1']:.4f}). Champion: "
-            f"{'yes' if promoted else 'no'}: {reason}. Data: {card_summary}."
+            f"{best['metrics']['test_news_f1']:.4f}"
         )
-        mlflow.set_tags(
-            {"mlflow.note.content": description, "best_run": best["run_name"], "promotion": reason}
+        summary_row = close_parent(
+            "kind", parent.info.run_id, best, promoted, reason, detail, card_summary
         )
-    return {
-        "task": "kind",
-        "parent_run_id": parent.info.run_id,
-        "best": best["run_name"],
-        "promoted": promoted,
-        "reason": reason,
-        "page_table": page_table,
-        "loco": loco,
-        "all_runs": [
-            {"run_name": r["run_name"], "role": r["role"], **r["metrics"]} for r in results
-        ],
-        **best["metrics"],
-    }
+    all_runs = [{"run_name": r["run_name"], "role": r["role"], **r["metrics"]} for r in results]
+    return {**summary_row, "page_table": page_table, "loco": loco, "all_runs": all_runs}
 
 
 def _kind_run(
