@@ -262,7 +262,11 @@ def measure_batch(
 
 
 def _in_fresh_process(function, *args):
+    import importlib
     import multiprocessing
+
+    if function.__module__ == "__main__":  # `python -m newsclean.bench`: pickle by module name
+        function = getattr(importlib.import_module("newsclean.bench"), function.__name__)
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(function, *args).result()

@@ -184,3 +184,13 @@ PEERS = {
     "justext": justext_extract,
     "keep-all": keep_everything,
 }
+
+
+def log_figure(figure, name: str) -> None:
+    """Log a matplotlib figure to the active MLflow run and close it (figures are kept in
+    memory by pyplot until closed)."""
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    mlflow.log_figure(figure, name)
+    plt.close(figure)

@@ -536,7 +536,7 @@ def _run_candidate(
     import mlflow
 
     from newsclean import tracking
-    from newsclean.evaluation import confusion_figure, worst_errors
+    from newsclean.evaluation import confusion_figure, log_figure, worst_errors
 
     with mlflow.start_run(run_name=candidate.run_name, nested=True) as run:
         mlflow.set_tags(
@@ -601,7 +601,7 @@ def _run_candidate(
                 table.to_csv(out / f"{name}.csv", index=False)
             (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
             mlflow.log_artifacts(tmp, artifact_path="reports")
-        mlflow.log_figure(
+        log_figure(
             confusion_figure(
                 validation["topic"],
                 val_eval["predicted"],
@@ -610,7 +610,7 @@ def _run_candidate(
             ),
             "confusion_matrix_validation.png",
         )
-        mlflow.log_figure(
+        log_figure(
             _curve_figure(curves, chosen["threshold"], "abstention vs accuracy"),
             "abstention_curve.png",
         )

@@ -24,6 +24,7 @@ from newsclean.config import KINDS, TOPICS, Config
 from newsclean.evaluation import (
     classification_metrics,
     confusion_figure,
+    log_figure,
     news_f1,
     per_source_report,
     worst_errors,
@@ -271,7 +272,7 @@ def _run_candidate(
             labels,
             f"{task.name}: {candidate.run_name} (validation)",
         )
-        mlflow.log_figure(figure, "confusion_matrix_validation.png")
+        log_figure(figure, "confusion_matrix_validation.png")
 
         example = validation[INPUT_COLUMNS].head(5).reset_index(drop=True)
         logged = mlflow.sklearn.log_model(
@@ -594,7 +595,7 @@ def _log_kind_artifacts(run_name: str, test: pd.DataFrame, proba: np.ndarray) ->
     figure = confusion_figure(
         evaluated["kind"], evaluated["predicted"], KINDS, f"kind: {run_name} (test)"
     )
-    mlflow.log_figure(figure, "confusion_matrix_test.png")
+    log_figure(figure, "confusion_matrix_test.png")
 
 
 def _page_level(
@@ -784,7 +785,7 @@ def _log_kind_summary(results: list[dict], page_table: pd.DataFrame, loco: pd.Da
     if not page_table.empty:
         mlflow.log_table(page_table, "page_level.json")
         figure = _page_figure(page_table)
-        mlflow.log_figure(figure, "page_f1_vs_peers.png")
+        log_figure(figure, "page_f1_vs_peers.png")
 
 
 def _page_figure(table: pd.DataFrame):
