@@ -150,6 +150,17 @@ def test_leading_spam_and_trailing_teaser_are_stripped_and_reported():
     assert result.text == NEWS_TEXT
 
 
+def test_junk_cut_off_in_several_segments_is_reported_as_one_span():
+    cleaner = Cleaner(RuleKind())
+    text = f"Claim your free spins!Share this article.{NEWS_TEXT}"
+    (paragraph,) = cleaner.clean([text]).paragraphs
+    assert paragraph.text == NEWS_TEXT
+    (span,) = paragraph.removed_spans
+    assert (span.where, span.start) == ("start", 0)
+    assert span.text == "Claim your free spins!Share this article."
+    assert span.kind in {"spam", "boilerplate"}
+
+
 def test_what_stays_must_look_like_news_and_middle_junk_is_left_alone():
     cleaner = Cleaner(RuleKind())
     middle = f"{NEWS_TEXT} Claim a bonus today! {NEWS_TEXT}"

@@ -375,6 +375,7 @@ def run(
     (out_dir / "bench.md").write_text(markdown(report))
     if log_mlflow:
         report["mlflow_run_id"] = _log(config, report, out_dir)
+        (out_dir / "bench.json").write_text(json.dumps(report, indent=2, default=str))
     return report
 
 
@@ -562,8 +563,17 @@ def _log(config, report: dict[str, Any], out_dir: Path) -> str:
     return run.info.run_id
 
 
-def main(argv: list[str] | None = None) -> int:
+def _check_model(model_uri: str | None, tracking: dict[str, str]) -> str | None:
     from newsclean.cleaning import ModelNotFoundError
+
+    try:
+        _load_cleaner(model_uri, tracking)
+    except ModelNotFoundError as error:
+        return str(error)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
     from newsclean.config import load_config
 
     parser = argparse.ArgumentParser(
@@ -579,16 +589,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args.overrides)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    try:
-        _load_cleaner(
-            args.model,
-            {
-                "tracking.tracking_uri": config.tracking.tracking_uri,
-                "tracking.artifact_root": str(config.tracking.artifact_root),
-            },
-        )
-    except ModelNotFoundError as error:
-        print(f"bench: {error}", file=sys.stderr)
+    tracking = {
+        "tracking.tracking_uri": config.tracking.tracking_uri,
+        "tracking.artifact_root": str(config.tracking.artifact_root),
+    }
+    # Checked in a fresh process: loading a model puts its logged code first on sys.path,
+    # which the measured processes would inherit (and run that copy of newsclean).
+    problem = _in_fresh_process(_check_model, args.model, tracking)
+    if problem:
+        print(f"bench: {problem}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="newsclean-bench-") as tmp:
         try:

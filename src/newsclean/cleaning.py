@@ -642,6 +642,7 @@ def spans_from_decision(
                 probability=round(probability, 4),
             )
         )
+    spans = _merge_spans(text, spans)
     keep_start = segments[first].start
     keep_end = segments[last - 1].end
     while keep_start < keep_end and text[keep_start].isspace():
@@ -649,6 +650,34 @@ def spans_from_decision(
     while keep_end > keep_start and text[keep_end - 1].isspace():
         keep_end -= 1
     return (keep_start, keep_end), spans
+
+
+def _merge_spans(text: str, spans: list[RemovedSpan]) -> list[RemovedSpan]:
+    """One span per edge: the segments cut off at the start (or end) form one glued fragment.
+    Its kind is the one covering most characters; its probability the least sure piece's."""
+    merged = []
+    for where in ("start", "end"):
+        pieces = [s for s in spans if s.where == where]
+        if not pieces:
+            continue
+        if len(pieces) == 1:
+            merged.append(pieces[0])
+            continue
+        sizes: dict[str, int] = {}
+        for piece in pieces:
+            sizes[piece.kind] = sizes.get(piece.kind, 0) + piece.end - piece.start
+        start, end = pieces[0].start, pieces[-1].end
+        merged.append(
+            RemovedSpan(
+                text=text[start:end],
+                kind=max(sizes, key=sizes.get),
+                where=where,
+                start=start,
+                end=end,
+                probability=min(p.probability for p in pieces),
+            )
+        )
+    return merged
 
 
 # ------------------------------------------------------------------ learned junk stripper
