@@ -30,7 +30,7 @@ help: ## List every target with one line each
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[dev,peers,team,notebooks,browser]'
+	$(VENV)/bin/pip install --quiet -c requirements.lock -e '.[dev,peers,team,notebooks,browser,spark]'
 	touch $@
 
 setup: $(VENV)/.installed ## Create .venv with the pinned dependencies (requirements.lock)

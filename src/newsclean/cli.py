@@ -40,7 +40,49 @@ def _parser() -> argparse.ArgumentParser:
     _add_annotation_commands(commands)
     _add_compare_command(commands)
     _add_clean_command(commands)
+    _add_clean_spark_command(commands)
     return parser
+
+
+def _add_clean_spark_command(commands: argparse._SubParsersAction) -> None:
+    """``clean-spark``: the registered cleaner over a crawl on Apache Spark (newsclean.spark)."""
+    spark = commands.add_parser(
+        "clean-spark",
+        help="clean JSONL or Parquet articles on Spark, writing Parquet (pip install .[spark])",
+        description="Clean articles (JSONL records or Parquet rows with 'id' and one of 'text', "
+        "'paragraphs', 'html') on Apache Spark with the registered cleaner, in parallel. "
+        "OUTPUT gets Parquet with the fields of `newsclean clean --jsonl`; records that cannot "
+        "be cleaned go to OUTPUT_rejects (JSON lines with path, record, id and error). INPUT "
+        "and OUTPUT are local paths or any URI Spark reads (hdfs://, s3a://, ...).",
+    )
+    spark.add_argument("paths", nargs="+", metavar="INPUT", help="files, directories or globs")
+    spark.add_argument("output", metavar="OUTPUT", help="output directory (Parquet)")
+    spark.add_argument(
+        "--master",
+        default="local[*]",
+        help="Spark master (default local[*]; e.g. spark://host:7077, yarn)",
+    )
+    spark.add_argument(
+        "--model",
+        metavar="URI",
+        help="cleaner model URI (default: models:/newsclean-cleaner@champion)",
+    )
+    spark.add_argument(
+        "--format", choices=["jsonl", "parquet"], help="input format (default: by name)"
+    )
+    spark.add_argument(
+        "--keep", metavar="KINDS", help="kinds to keep, comma-separated (default: news)"
+    )
+    spark.add_argument(
+        "--partitions",
+        type=int,
+        metavar="N",
+        help="partitions of the cleaning step (default: 3 per core of the cluster)",
+    )
+    spark.add_argument("--rejects", metavar="PATH", help="rejects output (default: OUTPUT_rejects)")
+    spark.add_argument(
+        "--overwrite", action="store_true", help="replace OUTPUT and the rejects if they exist"
+    )
 
 
 def _add_clean_command(commands: argparse._SubParsersAction) -> None:
@@ -251,6 +293,21 @@ def main(argv: list[str] | None = None) -> int:
                 args.keep,
                 args.workers,
                 args.progress,
+            )
+        if args.command == "clean-spark":
+            from newsclean import spark
+
+            return spark.run(
+                config,
+                args.paths,
+                args.output,
+                args.model,
+                args.master,
+                args.format,
+                args.keep,
+                args.partitions,
+                args.rejects,
+                args.overwrite,
             )
         if args.command == "config":
             for key, value in config.as_flat_dict().items():

@@ -38,6 +38,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 # file is treated as binary.
 _BINARY_CONTROL_SHARE = 0.05
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+# Why an article of each format has nothing to clean (also used by newsclean.spark).
+NO_TEXT_MESSAGES = {
+    "html": "no text found in the HTML (empty or unparsable page)",
+    "text": "no text (only blank lines)",
+    "paragraphs": "no text (every paragraph is empty)",
+}
 
 
 class InputError(ValueError):
@@ -86,15 +92,15 @@ class RawArticle:
         if self.format == "html":
             blocks = segment_html(self.payload)
             if not blocks:
-                raise self.error("no text found in the HTML (empty or unparsable page)")
+                raise self.error(NO_TEXT_MESSAGES["html"])
         elif self.format == "text":
             blocks = segment_text(self.payload)
             if not blocks:
-                raise self.error("no text (only blank lines)")
+                raise self.error(NO_TEXT_MESSAGES["text"])
         elif self.format == "paragraphs":
             blocks = [Block(text=t) for t in (clean_whitespace(p) for p in self.payload) if t]
             if not blocks:
-                raise self.error("no text (every paragraph is empty)")
+                raise self.error(NO_TEXT_MESSAGES["paragraphs"])
         else:
             raise self.error(f"unknown format {self.format!r}")
         return Article(self.id, blocks, self.path, self.record)
