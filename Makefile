@@ -88,3 +88,16 @@ serve: setup ## REST cleaner (mlflow models serve) on 127.0.0.1, port SERVE_PORT
 
 bench: setup ## Benchmark the cleaner vs trafilatura, jusText: reports/bench.md + MLflow run
 	$(PY) -m newsclean.bench $(ARGS)
+
+# Scale out: the registered cleaner over a crawl on Apache Spark (newsclean.spark).
+INPUT        ?=
+OUTPUT       ?=
+MASTER       ?= local[*]
+SPARK_ARGS   ?=
+.PHONY: clean-spark
+
+clean-spark: setup ## Clean INPUT (JSONL/Parquet) on Spark into OUTPUT (Parquet); MASTER=local[*]
+	@if [ -z "$(INPUT)" ] || [ -z "$(OUTPUT)" ]; then \
+		echo "usage: make clean-spark INPUT=articles.jsonl OUTPUT=cleaned/ [MASTER=local[*]] [SPARK_ARGS='--overwrite --keep news,teaser']"; \
+		exit 2; fi
+	$(NEWSCLEAN) $(ARGS) clean-spark $(INPUT) '$(OUTPUT)' --master '$(MASTER)' $(SPARK_ARGS)

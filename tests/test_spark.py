@@ -233,3 +233,13 @@ def test_line_numbers_are_right_when_spark_splits_a_file_in_blocks(spark, tmp_pa
     for number, article_id, text in rows:
         assert article_id == f"big-{number}"
         assert text.startswith(f"Paragraph number {number} of")
+
+
+def test_conf_items_are_parsed_and_a_bad_one_is_a_usage_error(tmp_path, capsys):
+    assert nc_spark.parse_conf(["spark.executor.memory=4g", "a.b = c=d"]) == {
+        "spark.executor.memory": "4g",
+        "a.b": "c=d",
+    }
+    status = cli.main(["clean-spark", str(BATCH), str(tmp_path / "o"), "--conf", "nokey"])
+    assert status == 2
+    assert "--conf takes KEY=VALUE" in capsys.readouterr().err

@@ -81,6 +81,13 @@ def _add_clean_spark_command(commands: argparse._SubParsersAction) -> None:
     )
     spark.add_argument("--rejects", metavar="PATH", help="rejects output (default: OUTPUT_rejects)")
     spark.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting, e.g. --conf spark.executor.memory=4g (repeatable)",
+    )
+    spark.add_argument(
         "--overwrite", action="store_true", help="replace OUTPUT and the rejects if they exist"
     )
 
@@ -308,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.partitions,
                 args.rejects,
                 args.overwrite,
+                spark_conf=args.conf,
             )
         if args.command == "config":
             for key, value in config.as_flat_dict().items():

@@ -470,6 +470,17 @@ def clean(
 # ------------------------------------------------------------------ command
 
 
+def parse_conf(items: list[str]) -> dict[str, str]:
+    """``["spark.executor.memory=4g"]`` → a dict; a malformed item is a ``ValueError``."""
+    conf = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--conf takes KEY=VALUE, got {item!r}")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
 def _active_session():
     try:
         from pyspark.sql import SparkSession
@@ -490,6 +501,7 @@ def run(
     rejects: str | None = None,
     overwrite: bool = False,
     stderr=None,
+    spark_conf: list[str] | None = None,
 ) -> int:
     """The ``newsclean clean-spark`` command; returns the exit status (1 when anything was
     rejected, as ``newsclean clean``)."""
@@ -500,10 +512,11 @@ def run(
         if keep:
             parse_keep(keep)
         fmt = fmt or detect_format(inputs)
+        conf = parse_conf(spark_conf or [])
         uri = resolve_model(config, model_uri)
         started = time.perf_counter()
         owned = _active_session() is None  # a caller's session (tests, notebooks) stays up
-        spark = start_session(master)
+        spark = start_session(master, conf=conf)
         startup = time.perf_counter() - started
     except (ValueError, ModelNotFoundError, SparkUnavailableError) as error:
         print(f"{prog}: {error}", file=stderr)
