@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pytest
 
@@ -49,12 +51,107 @@ def test_tiny_bench_writes_the_report_and_logs_it(cleaner_store, tmp_path):
     assert saved["versus_peers"]["trafilatura"]["speed_ratio"] > 0
     assert "| newsclean |" in markdown and "| trafilatura |" in markdown
     assert "Time against input size" in markdown
+    assert saved["spark"]["skipped"] and "Not measured: not asked" in markdown
+    older = {k: v for k, v in saved.items() if k != "spark"}  # reports before the Spark section
+    assert "## Spark" not in bench.markdown(older) and "| newsclean |" in bench.markdown(older)
     tracking.configure(cleaner_store.config)
     run = mlflow.get_run(report["mlflow_run_id"])
     assert run.data.metrics["newsclean_pages_per_s"] == pytest.approx(ours["pages_per_s"])
     assert "speed_ratio_vs_trafilatura" in run.data.metrics
     experiment = mlflow.get_experiment(run.info.experiment_id)
     assert experiment.name == bench.BENCH_EXPERIMENT
+
+
+@pytest.mark.spark
+def test_spark_section_times_clean_spark_against_the_cli(cleaner_store, tmp_path):
+    """The Spark section on 4 articles (the 2 fixture pages twice), Spark on local[2] only to
+    keep it short: every command ran, wrote every article, and its figures are logged."""
+    import mlflow
+
+    from newsclean import tracking
+
+    pytest.importorskip("pyspark", reason="pyspark (`spark` extra)")
+    if bench.spark_unavailable():
+        pytest.skip(bench.spark_unavailable())
+    pages = bench.pages_from_files(
+        sorted(CLEAN_BENCH.glob("*.html")), sorted(CLEAN_BENCH.glob("*.txt")), "fixtures"
+    )
+    out = tmp_path / "reports"
+    report = bench.run(
+        cleaner_store.config,
+        pages,
+        systems=("newsclean",),
+        scale_base=1,
+        scales=(1,),
+        repeats=1,
+        workers=1,
+        out_dir=out,
+        spark_articles=4,
+        spark_masters=("local[2]",),
+        work_dir=tmp_path,
+    )
+    spark = json.loads((out / "bench.json").read_text())["spark"]
+    assert spark["articles"] == 4 and spark["copies"] == 2 and spark["problems"] == []
+    assert [r["key"] for r in spark["systems"]] == ["cli1", "spark_local2"]
+    for row in spark["systems"]:
+        assert row["ok"] and row["articles"] == 4 and row["single"]["articles"] == 1
+        assert row["batch"]["status"] == 0 and row["single"]["status"] == 0
+        assert row["seconds"] > 0 and row["startup_seconds"] > 0 and row["articles_per_s"] > 0
+        assert row["speedup_vs_cli1"] > 0
+        # 4 articles are too few to tell the steady rate from start-up noise every time
+        assert row["steady_articles_per_s"] is None or row["steady_articles_per_s"] > 0
+    assert spark["systems"][1]["batch"]["job_seconds"] > 0  # parsed from its summary line
+    assert list(tmp_path.glob("spark-*")) == []  # the batch and outputs are removed
+    markdown = (out / "bench.md").read_text()
+    assert "## Spark (`newsclean clean-spark`)" in markdown
+    assert "| Spark `local[2]` | 4 |" in markdown
+    assert "| `newsclean clean`, 1 process | 4 |" in markdown
+    assert "Spark start-up overhead:" in markdown and "⚠" not in markdown
+    tracking.configure(cleaner_store.config)
+    metrics = mlflow.get_run(report["mlflow_run_id"]).data.metrics
+    assert metrics["spark_local2_articles_per_s"] == pytest.approx(
+        spark["systems"][1]["articles_per_s"]
+    )
+    assert metrics["cli1_articles_per_s"] > 0 and metrics["spark_startup_s"] > 0
+    assert metrics["spark_local2_speedup_vs_cli1"] > 0 and metrics["spark_problems"] == 0
+
+
+def test_spark_batch_and_a_failed_or_skipped_section(tmp_path, monkeypatch):
+    """The batch cycles through the pages with distinct ids; a failed command is flagged in
+    the report, not raised; no PySpark or Java: the section says so."""
+    pages = bench.pages_from_files(
+        sorted(CLEAN_BENCH.glob("*.html")), sorted(CLEAN_BENCH.glob("*.txt")), "fixtures"
+    )
+    ids = bench.write_spark_batch(pages, 5, tmp_path / "batch.jsonl")
+    assert ids == [
+        "fixtures-lighthouse-0",
+        "fixtures-regatta-0",
+        "fixtures-lighthouse-1",
+        "fixtures-regatta-1",
+        "fixtures-lighthouse-2",
+    ]
+    records = [json.loads(line) for line in (tmp_path / "batch.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == ids and records[0]["html"] == records[2]["html"]
+    assert "<html" in records[0]["html"].lower()
+
+    failed = bench._measure_command(
+        "fails",
+        [sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"],
+        tmp_path / "none.out",
+        dict(os.environ),
+        tmp_path,
+        False,
+        ids,
+    )
+    assert failed["status"] == 3 and failed["articles"] == 0 and failed["seconds"] > 0
+    assert "exit status 3" in failed["problem"] and "0 articles out of 5" in failed["problem"]
+    assert "boom" in failed["problem"]
+
+    monkeypatch.setattr(bench, "spark_unavailable", lambda: "no Java here")
+    section = bench.measure_spark(None, pages, 4, None, 2)
+    assert section["skipped"] == "no Java here"
+    assert bench._spark_metrics(section) == {}
+    assert "Not measured: no Java here." in "\n".join(bench._spark_markdown(section))
 
 
 def test_markdown_of_a_saved_report_and_missing_corpora(tmp_config):

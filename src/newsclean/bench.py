@@ -7,11 +7,16 @@ On the test pages of the page corpora (``sources.pages.load_page``), in one run:
 - paragraphs/s of newsclean on text input (the same pages, segmented, without HTML);
 - peak memory (max RSS) of each system's process, and its RSS once loaded;
 - how time grows with input size: 1×, 2×, 4×, 8× a base set of pages;
-- the multi-core speed-up of ``newsclean clean`` on a directory of the pages.
+- the multi-core speed-up of ``newsclean clean`` on a directory of the pages;
+- ``newsclean clean-spark`` on ``local[1]`` and ``local[2]`` against ``newsclean clean --jsonl``
+  (one process, and every core) on one JSONL batch of a few thousand articles made of the pages:
+  end-to-end and steady articles/s, and the start-up overhead of each command.
 
 Every system runs in its own fresh process (spawned), pinned to one CPU with OpenMP/BLAS
 threads limited to one, so timings and memory do not leak between systems; model loading and
-imports are timed apart from cleaning. The report goes to ``reports/bench.md`` and
+imports are timed apart from cleaning. The Spark section is the exception: it times the
+commands users run, end to end, each in its own process and not pinned (it measures
+parallelism). The report goes to ``reports/bench.md`` and
 ``reports/bench.json`` and to an MLflow run in the ``newsclean-bench`` experiment.
 """
 
@@ -22,10 +27,15 @@ import json
 import math
 import os
 import platform
+import re
 import resource
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +46,9 @@ SCALES = (1, 2, 4, 8)
 SCALE_BASE_PAGES = 100
 CHUNK_PAGES = 16
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+SPARK_ARTICLES = 3000  # articles in the Spark section's batch (`--spark-articles`)
+SPARK_MASTERS = ("local[1]", "local[2]")
+COMMAND_TIMEOUT = 3600  # seconds: a command of the Spark section that hangs is stopped
 
 
 @dataclass
@@ -272,6 +285,248 @@ def _in_fresh_process(function, *args):
         return pool.submit(function, *args).result()
 
 
+# ------------------------------------------------------------------ Spark against the CLI
+
+
+def spark_unavailable() -> str | None:
+    """Why ``newsclean clean-spark`` cannot run here (no PySpark, no Java), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed (pip install 'newsclean[spark]', or `make setup`)"
+    from newsclean.spark import java_problem
+
+    return java_problem()
+
+
+def write_spark_batch(pages: list[Page], articles: int, path: Path) -> list[str]:
+    """A JSONL batch of ``articles`` records ``{"id", "html"}``: the pages in order, repeated
+    with distinct ids (``<corpus>-<doc>-<copy>``) when more articles than pages are asked;
+    the HTML decoded as ``newsclean clean`` decodes an HTML file. Returns the ids in order."""
+    from newsclean.text import decode_bytes
+
+    texts: dict[int, str] = {}
+    ids = []
+    with path.open("w", encoding="utf-8") as handle:
+        for number in range(articles):
+            index = number % len(pages)
+            if index not in texts:
+                texts[index] = decode_bytes(Path(pages[index].path).read_bytes())[0]
+            page = pages[index]
+            ids.append(f"{page.corpus}-{page.doc_id}-{number // len(pages)}")
+            # ensure_ascii: no U+2028 or U+0085 inside a line, which str.splitlines() splits on
+            handle.write(json.dumps({"id": ids[-1], "html": texts[index]}) + "\n")
+    return ids
+
+
+def _run_command(argv: list[str], env: dict[str, str], stdout: Path, stderr: Path):
+    """Run ``argv`` to the end (its own process group, stopped after ``COMMAND_TIMEOUT``);
+    its exit status (None when it had to be stopped) and wall seconds."""
+    started = time.perf_counter()
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, start_new_session=True
+        )
+        try:
+            status = process.wait(timeout=COMMAND_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # Spark's JVM too
+            process.wait()
+            status = None
+    return status, time.perf_counter() - started
+
+
+def _stderr_tail(path: Path, lines: int = 3) -> str:
+    """The last lines a command wrote to standard error, without Spark's progress bars."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").replace("\r", "\n")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.splitlines() if line.strip() and "[Stage" not in line]
+    return " | ".join(kept[-lines:])
+
+
+def _cli_output_ids(path: Path) -> list[str]:
+    ids = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    ids.append(json.loads(line).get("id"))
+                except (json.JSONDecodeError, AttributeError):
+                    ids.append(None)
+    return ids
+
+
+def _spark_output_ids(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=["id"]).column("id").to_pylist()
+
+
+def _measure_command(
+    name: str,
+    argv: list[str],
+    out: Path,
+    env: dict[str, str],
+    work: Path,
+    spark: bool,
+    expected: list[str],
+) -> dict[str, Any]:
+    """One run of a command on a batch: exit status, wall seconds, and the articles it wrote
+    (their ids checked against ``expected``); ``problem`` says what went wrong, if anything."""
+    stdout, stderr = work / f"{name}.stdout", work / f"{name}.stderr"
+    result: dict[str, Any] = {"status": None, "seconds": float("nan"), "articles": 0}
+    problems = []
+    try:
+        result["status"], result["seconds"] = _run_command(argv, env, stdout, stderr)
+    except OSError as error:
+        problems.append(f"cannot run: {error}")
+    if result["status"] is None and not problems:
+        problems.append(f"stopped after {COMMAND_TIMEOUT} s")
+    elif result["status"]:
+        problems.append(f"exit status {result['status']}")
+    try:
+        ids = _spark_output_ids(out) if spark else _cli_output_ids(stdout)
+    except Exception as error:  # noqa: BLE001 - no or unreadable output: reported
+        ids = []
+        if not problems:
+            problems.append(f"cannot read the output: {error}")
+    result["articles"] = len(ids)
+    if len(ids) != len(expected):
+        problems.append(f"{len(ids)} articles out of {len(expected)}")
+    elif Counter(ids) != Counter(expected):  # Spark writes them in its own order
+        problems.append("the output's ids are not the batch's")
+    if spark:
+        summary = re.findall(r"cleaned, .* in ([0-9.]+) s \(", _stderr_tail(stderr, 1))
+        result["job_seconds"] = float(summary[-1]) if summary else None
+    if problems:
+        tail = _stderr_tail(stderr)
+        result["problem"] = "; ".join(problems) + (f" (stderr: {tail})" if tail else "")
+    for path in (stdout, stderr):
+        path.unlink(missing_ok=True)
+    for path in (out, Path(f"{out}_rejects")):
+        shutil.rmtree(path, ignore_errors=True)
+    return result
+
+
+def measure_spark(
+    config,
+    pages: list[Page],
+    articles: int,
+    model_uri: str | None,
+    workers: int,
+    masters: tuple[str, ...] = SPARK_MASTERS,
+    work_dir: Path | None = None,
+) -> dict[str, Any]:
+    """``newsclean clean --jsonl`` (one worker, then ``workers``) and ``newsclean clean-spark``
+    on each of ``masters``, each on a batch of ``articles`` articles and on its first article
+    alone, as users run them: a fresh process each, wall time end to end, not pinned.
+
+    The big batch runs first, so the 1-article run (the start-up overhead) finds the files
+    Spark and Python load warm. Steady articles/s is (articles - 1) / (wall of the batch - wall
+    of 1 article): the rate once started."""
+    section: dict[str, Any] = {"articles": articles, "masters": list(masters)}
+    reason = spark_unavailable()
+    if reason:
+        section["skipped"] = reason
+        print(f"bench: Spark section skipped: {reason}", file=sys.stderr)
+        return section
+    env = {
+        **os.environ,
+        "NEWSCLEAN_TRACKING_URI": config.tracking.tracking_uri,
+        "NEWSCLEAN_ARTIFACT_ROOT": str(config.tracking.artifact_root),
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    command = [sys.executable, "-m", "newsclean.cli"]
+    model = ["--model", model_uri] if model_uri else []
+    load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else []
+    with tempfile.TemporaryDirectory(prefix="spark-", dir=work_dir) as tmp:
+        work = Path(tmp)
+        batch, single = work / "batch.jsonl", work / "first.jsonl"
+        ids = write_spark_batch(pages, articles, batch)
+        with batch.open(encoding="utf-8") as handle:
+            single.write_text(handle.readline(), encoding="utf-8")
+        section.update(
+            {
+                "pages": len(pages),
+                "copies": math.ceil(articles / len(pages)),
+                "batch_mb": batch.stat().st_size / 2**20,
+            }
+        )
+        systems = [
+            (f"cli{count}", _cli_label(count), None, count) for count in sorted({1, workers})
+        ]
+        systems += [(_spark_key(m), f"Spark `{m}`", m, None) for m in masters]
+        rows = []
+        for key, label, master, count in systems:
+            row: dict[str, Any] = {"key": key, "system": label, "articles_in": articles}
+            row["master" if master else "workers"] = master or count
+            for size, path, expected in ((articles, batch, ids), (1, single, ids[:1])):
+                out = work / f"{key}-{size}.out"
+                if master:
+                    argv = [*command, "clean-spark", str(path), str(out), "--master", master]
+                    argv += ["--overwrite", *model]
+                else:
+                    argv = [*command, "clean", "--jsonl", "--workers", str(count)]
+                    argv += ["--no-progress", *model, str(path)]
+                print(f"bench: {label} on {size:,} article(s)...", file=sys.stderr)
+                measured = _measure_command(
+                    f"{key}-{size}", argv, out, env, work, bool(master), expected
+                )
+                row["single" if size == 1 else "batch"] = measured
+            rows.append(row)
+    section["load_average_before"] = load_before
+    section["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else []
+    section["systems"] = [_spark_rates(row) for row in rows]
+    base = section["systems"][0]
+    for row in section["systems"]:
+        row["speedup_vs_cli1"] = _ratio(row["articles_per_s"], base["articles_per_s"])
+        row["steady_speedup_vs_cli1"] = _ratio(
+            row["steady_articles_per_s"], base["steady_articles_per_s"]
+        )
+    section["problems"] = [
+        f"{row['system']} on {n:,} article(s): {row[part]['problem']}"
+        for row in section["systems"]
+        for part, n in (("batch", articles), ("single", 1))
+        if row[part].get("problem")
+    ]
+    section["cpus"] = os.cpu_count()
+    return section
+
+
+def _cli_label(workers: int) -> str:
+    return "`newsclean clean`, " + ("1 process" if workers == 1 else f"{workers} workers")
+
+
+def _spark_key(master: str) -> str:
+    """``local[2]`` → ``spark_local2`` (report keys and MLflow metric names)."""
+    return "spark_" + re.sub(r"[^0-9a-z]", "", master.lower())
+
+
+def _spark_rates(row: dict[str, Any]) -> dict[str, Any]:
+    batch, single = row["batch"], row["single"]
+    n = row["articles_in"]
+    row["articles"] = batch["articles"]
+    row["seconds"] = batch["seconds"]
+    row["startup_seconds"] = single["seconds"]
+    row["articles_per_s"] = _ratio(n, batch["seconds"])
+    # Too small a batch to tell the rate from the start-up's noise: no steady rate.
+    row["steady_articles_per_s"] = (
+        _ratio(n - 1, batch["seconds"] - single["seconds"])
+        if n > 1 and batch["seconds"] > single["seconds"]
+        else None
+    )
+    row["ok"] = not batch.get("problem") and not single.get("problem")
+    return row
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not math.isfinite(a) or not math.isfinite(b) or b <= 0:
+        return None
+    return a / b
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -323,8 +578,15 @@ def run(
     workers: int | None = None,
     log_mlflow: bool = True,
     out_dir: Path | None = None,
+    spark_articles: int = 0,
+    spark_masters: tuple[str, ...] = SPARK_MASTERS,
+    work_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Measure everything, write the report, log it; return the report as a dict."""
+    """Measure everything, write the report, log it; return the report as a dict.
+
+    ``spark_articles``: the Spark section's batch (``measure_spark``; 0, the default here: no
+    Spark section; ``python -m newsclean.bench`` asks for ``SPARK_ARTICLES``), written under
+    ``work_dir`` (default: the system's temporary directory)."""
     from newsclean.batch import default_workers
     from newsclean.evaluation import PEERS, page_f1
 
@@ -365,7 +627,13 @@ def run(
                 file=sys.stderr,
             )
             multi.append(_in_fresh_process(measure_batch, paths, count, cpu, model_uri, tracking))
+    spark: dict[str, Any] = {"articles": 0, "skipped": "not asked (--spark-articles 0)"}
+    if spark_articles > 0:
+        spark = measure_spark(
+            config, pages, spark_articles, model_uri, workers, spark_masters, work_dir
+        )
     report = _summarise(results, quality, multi, pages, model_uri, workers, cpu)
+    report["spark"] = spark
     report["load_average_before"] = load_before
     report["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else []
     report["seconds_total"] = time.perf_counter() - started
@@ -504,6 +772,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"Speed-up with {report['multi_core']['workers']} workers: "
                 f"{report['multi_core']['speedup']:.2f}×.",
             ]
+    lines += _spark_markdown(report.get("spark"))
     if report["quality_by_corpus"]:
         lines += ["", "## Page F1 by corpus", ""]
         systems = [s["system"] for s in report["systems"]]
@@ -519,6 +788,63 @@ def markdown(report: dict[str, Any]) -> str:
                 + " |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _spark_markdown(spark: dict[str, Any] | None) -> list[str]:
+    """The Spark section of the report (none in reports written before it existed)."""
+    if not spark:
+        return []
+    lines = ["", "## Spark (`newsclean clean-spark`)", ""]
+    if spark.get("skipped"):
+        return [*lines, f"Not measured: {spark['skipped']}."]
+    n = spark["articles"]
+    lines += [
+        f"One JSONL batch of {n:,} articles ({spark['batch_mb']:,.0f} MB of "
+        f'`{{"id", "html"}}` records): the {spark["pages"]:,} test pages in order, repeated '
+        f"up to {spark['copies']} times with distinct ids. Each command runs as users run it, in "
+        "its own process, not pinned, timed end to end (Python and model loading, the Spark "
+        f"session, reading, cleaning, writing); {spark['cpus']} CPUs, load average before / "
+        f"after {_loads(spark.get('load_average_before'))} / "
+        f"{_loads(spark.get('load_average_after'))}. Start-up: the same command on the batch's "
+        f"first article alone. Steady articles/s: ({n:,} − 1) / (wall − start-up). × CLI 1 "
+        "process: end-to-end / steady articles/s over those of `newsclean clean --workers 1`.",
+        "",
+        "| system | articles | wall s | start-up s | articles/s end-to-end | articles/s steady "
+        "| × CLI 1 process |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in spark["systems"]:
+        articles = f"{r['articles']:,}" + ("" if r["ok"] else " ⚠")
+        lines.append(
+            f"| {r['system']} | {articles} | {_num(r['seconds'], '.1f')} | "
+            f"{_num(r['startup_seconds'], '.1f')} | {_num(r['articles_per_s'], '.1f')} | "
+            f"{_num(r['steady_articles_per_s'], '.1f')} | {_num(r['speedup_vs_cli1'], '.2f')} / "
+            f"{_num(r['steady_speedup_vs_cli1'], '.2f')} |"
+        )
+    cli = spark["systems"][0]
+    ours = [r for r in spark["systems"] if r.get("master")]
+    if ours:
+        startups = ", ".join(
+            f"{_num(r['startup_seconds'], '.1f')} s on `{r['master']}`" for r in ours
+        )
+        jobs = ", ".join(
+            f"{_num(r['batch'].get('job_seconds'), '.1f')} s on `{r['master']}`" for r in ours
+        )
+        lines += [
+            "",
+            f"Spark start-up overhead: {startups} for a 1-article job, against "
+            f"{_num(cli['startup_seconds'], '.1f')} s for `newsclean clean`. Spark's own time for "
+            f"the {n:,}-article job (reading to writing, session start and model resolution "
+            f"left out, as `clean-spark` reports it): {jobs}.",
+        ]
+    if spark.get("problems"):
+        lines += ["", "⚠ Problems (these rows' figures are not comparable):", ""]
+        lines += [f"- {problem}" for problem in spark["problems"]]
+    return lines
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 def _loads(values) -> str:
@@ -540,6 +866,7 @@ def _log(config, report: dict[str, Any], out_dir: Path) -> str:
                 "pages": report["pages"],
                 "workers": report["workers"],
                 "cpus": report["cpus"],
+                "spark_articles": (report.get("spark") or {}).get("articles", 0),
             }
         )
         metrics = {}
@@ -557,10 +884,37 @@ def _log(config, report: dict[str, Any], out_dir: Path) -> str:
             metrics["scaling_log_log_slope"] = report["linearity"]["log_log_slope"]
         if report["multi_core"]:
             metrics["multi_core_speedup"] = report["multi_core"]["speedup"]
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        metrics.update(_spark_metrics(report.get("spark")))
+        mlflow.log_metrics(
+            {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+        )
         mlflow.log_artifact(str(out_dir / "bench.md"))
         mlflow.log_artifact(str(out_dir / "bench.json"))
     return run.info.run_id
+
+
+def _spark_metrics(spark: dict[str, Any] | None) -> dict[str, float | None]:
+    """``cli1_articles_per_s``, ``spark_local2_speedup_vs_cli1``, ``spark_startup_s`` (the
+    last master's 1-article job), ...: the Spark section's figures as MLflow metrics."""
+    if not spark or spark.get("skipped"):
+        return {}
+    metrics: dict[str, float | None] = {}
+    for r in spark["systems"]:
+        key = r["key"]
+        metrics[f"{key}_articles_per_s"] = r["articles_per_s"]
+        metrics[f"{key}_steady_articles_per_s"] = r["steady_articles_per_s"]
+        metrics[f"{key}_startup_s"] = r["startup_seconds"]
+        if key != "cli1":
+            metrics[f"{key}_speedup_vs_cli1"] = r["speedup_vs_cli1"]
+            metrics[f"{key}_steady_speedup_vs_cli1"] = r["steady_speedup_vs_cli1"]
+    ours = [r for r in spark["systems"] if r.get("master")]
+    if ours:
+        metrics["spark_startup_s"] = ours[-1]["startup_seconds"]
+        metrics["spark_startup_overhead_vs_cli1_s"] = (
+            ours[-1]["startup_seconds"] - spark["systems"][0]["startup_seconds"]
+        )
+    metrics["spark_problems"] = len(spark["problems"])
+    return metrics
 
 
 def _check_model(model_uri: str | None, tracking: dict[str, str]) -> str | None:
@@ -585,6 +939,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-base", type=int, default=SCALE_BASE_PAGES, help="pages at 1×")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per system (best kept)")
     parser.add_argument("--workers", type=int, help="processes for the batch run (default: all)")
+    parser.add_argument(
+        "--spark-articles",
+        type=int,
+        default=SPARK_ARTICLES,
+        help=f"articles in the Spark section's batch (default {SPARK_ARTICLES}; 0: no Spark)",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
     args = parser.parse_args(argv)
     config = load_config(args.overrides)
@@ -613,6 +973,8 @@ def main(argv: list[str] | None = None) -> int:
             repeats=args.repeats,
             workers=args.workers,
             log_mlflow=not args.no_mlflow,
+            spark_articles=args.spark_articles,
+            work_dir=Path(tmp),
         )
     print(markdown(report))
     print(f"written: {config.paths.reports_dir / 'bench.md'} and bench.json", file=sys.stderr)

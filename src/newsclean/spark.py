@@ -51,6 +51,10 @@ MAX_RECORDS_PER_FILE = 50_000
 # does not leave the other cores idle at the end.
 PARTITIONS_PER_CORE = 3
 REJECTS_SHOWN = 10
+# Articles per Arrow batch handed to the model: a batch of long HTML pages stays a few MB.
+ARROW_BATCH_ARTICLES = 64
+# A local driver is also the executor: give it more than Spark's 1 GB unless the user sets it.
+LOCAL_DRIVER_MEMORY = "2g"
 
 
 class SparkUnavailableError(RuntimeError):
@@ -121,13 +125,14 @@ def start_session(master: str = "local[*]", app_name: str = "newsclean-clean", c
         "spark.ui.showConsoleProgress": "true",  # progress: Spark's own stage bars
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # Arrow batches handed to the model: small enough that a batch of long pages fits.
-        "spark.sql.execution.arrow.maxRecordsPerBatch": "256",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ARTICLES),
         # Small shuffles (the per-block line counts) are coalesced; an explicit
         # repartition(n), the cleaning step's, is kept as asked.
         "spark.sql.adaptive.enabled": "true",
     }
     if local:
         settings |= {
+            "spark.driver.memory": LOCAL_DRIVER_MEMORY,
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.pyspark.python": sys.executable,
@@ -233,7 +238,15 @@ def _checked_type():
     )
 
 
-def _numbered(frame):
+def _storage():
+    """Where the job's intermediate results are cached: on local disk. They are as big as the
+    crawl; on disk they do not compete for the JVM heap (1 GB by default on a local driver)."""
+    from pyspark import StorageLevel
+
+    return StorageLevel.DISK_ONLY
+
+
+def _numbered(frame, cached: list):
     """``frame`` (with ``_uri`` and ``_block`` from the file metadata) plus ``_number``: each
     row's 1-based line (or row) number within its file.
 
@@ -243,7 +256,9 @@ def _numbered(frame):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    frame = frame.withColumn("_position", F.monotonically_increasing_id()).persist()
+    # Cached: both uses below must see the same ids (they are only stable within one scan).
+    frame = frame.withColumn("_position", F.monotonically_increasing_id()).persist(_storage())
+    cached.append(frame)
     blocks = frame.groupBy("_uri", "_block").agg(
         F.count(F.lit(1)).alias("_rows"), F.min("_position").alias("_first")
     )
@@ -258,9 +273,10 @@ def _numbered(frame):
     )
 
 
-def read_records(spark, paths: list[str], fmt: str):
+def read_records(spark, paths: list[str], fmt: str, cached: list | None = None):
     """Every record of the inputs as ``_uri``, ``_number``, ``_value`` (its JSON) and the
-    ``_where`` word ("line" or "row"); blank JSONL lines are skipped, as the CLI does."""
+    ``_where`` word ("line" or "row"); blank JSONL lines are skipped, as the CLI does.
+    DataFrames cached on the way are appended to ``cached`` (the caller unpersists them)."""
     from pyspark.sql import functions as F
 
     reader = spark.read.option("recursiveFileLookup", "true")
@@ -287,7 +303,7 @@ def read_records(spark, paths: list[str], fmt: str):
         where = "row"
     else:
         raise ValueError(f"unknown input format {fmt!r} (formats: {', '.join(FORMATS)})")
-    frame = _numbered(frame)
+    frame = _numbered(frame, cached if cached is not None else [])
     if fmt == "jsonl":
         frame = frame.where(F.trim(F.col("_value")) != "")
     return frame.withColumn("_where", F.lit(where))
@@ -401,19 +417,19 @@ def clean(
     overwrite: bool = False,
 ) -> SparkReport:
     """Read, check, clean and write; the counts come from one cached pass (no re-cleaning)."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
     fmt = fmt or detect_format(paths)
     rejects = rejects or f"{output.rstrip('/')}_rejects"
     partitions = partitions or PARTITIONS_PER_CORE * spark.sparkContext.defaultParallelism
-    records = check(read_records(spark, paths, fmt)).select(
+    cached: list = []
+    records = check(read_records(spark, paths, fmt, cached)).select(
         F.udf(local_path)("_uri").alias("path"),
         F.concat_ws(" ", "_where", F.col("_number").cast("string")).alias("record"),
         "checked",
     )
-    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    records = records.persist(_storage())
     bad_input = records.where(F.col("checked.error").isNotNull()).select(
         "path", "record", F.col("checked.id").alias("id"), F.col("checked.error").alias("error")
     )
@@ -430,7 +446,7 @@ def clean(
                 F.col("checked.html"),
             ),
         )
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(_storage())
     )
     # An article the model could not segment into any paragraph comes back empty.
     empty = F.size(F.col("cleaned.paragraphs")) < 1
@@ -461,8 +477,8 @@ def clean(
         ": ".join(str(v) for v in (r["path"], r["record"], r["error"]) if v)
         for r in all_rejects.limit(REJECTS_SHOWN).collect()
     ]
-    results.unpersist()
-    records.unpersist()
+    for frame in (results, records, *cached):
+        frame.unpersist()
     report.seconds = time.perf_counter() - started
     return report
 
