@@ -214,6 +214,7 @@ def test_parquet_input_keep_and_an_existing_output(spark, cleaner_store, tmp_pat
     assert status == 0
 
 
+@pytest.mark.slow
 @pytest.mark.spark
 def test_line_numbers_are_right_when_spark_splits_a_file_in_blocks(spark, tmp_path):
     path = tmp_path / "big.jsonl"
