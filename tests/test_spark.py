@@ -75,6 +75,19 @@ def test_missing_java_is_a_clear_message(monkeypatch):
         nc_spark.start_session("local[1]")
 
 
+def test_an_old_java_is_a_clear_message(monkeypatch, tmp_path):
+    fake = tmp_path / "bin" / "java"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    assert nc_spark.java_major_version(fake) == 11
+    assert "Java 17 or newer" in nc_spark.java_problem()
+    assert "is Java 11" in nc_spark.java_problem()
+    fake.write_text("#!/bin/sh\necho 'java version \"1.8.0_292\"' >&2\n")
+    assert nc_spark.java_major_version(fake) == 8
+
+
 def test_cli_without_a_model_fails_before_starting_spark(tmp_path, capsys):
     status = cli.main(
         [

@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,17 +88,43 @@ class SparkReport:
 # ------------------------------------------------------------------ session
 
 
+MIN_JAVA = 17  # Spark 4
+
+
 def java_problem() -> str | None:
-    """None when a Java runtime is found, else what to do about it."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").exists():
-        return None
-    if shutil.which("java"):
-        return None
-    return (
-        "Spark needs a Java runtime (17 or newer) and none was found on PATH or in JAVA_HOME; "
+    """None when a Java runtime Spark can use (17 or newer) is found, else what to do."""
+    install = (
         "install one (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
     )
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home) / "bin" / "java" if java_home else None
+    if java is None or not java.exists():
+        found = shutil.which("java")
+        java = Path(found) if found else None
+    if java is None:
+        return (
+            f"Spark needs a Java runtime ({MIN_JAVA} or newer) and none was found on PATH or "
+            f"in JAVA_HOME; {install}"
+        )
+    major = java_major_version(java)
+    if major is not None and major < MIN_JAVA:
+        return f"Spark needs Java {MIN_JAVA} or newer; {java} is Java {major}: {install}"
+    return None
+
+
+def java_major_version(java: Path) -> int | None:
+    """``java -version`` → 17 (``1.8.0_292`` → 8); None when it cannot be told."""
+    try:
+        done = subprocess.run(
+            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
 
 
 def start_session(master: str = "local[*]", app_name: str = "newsclean-clean", conf=None):
