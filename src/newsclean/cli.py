@@ -44,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_model_options(command: argparse.ArgumentParser) -> None:
+    """``--model`` and ``--keep``: the same for every command that runs the cleaner."""
+    command.add_argument(
+        "--model",
+        metavar="URI",
+        help="cleaner model URI (default: models:/newsclean-cleaner@champion)",
+    )
+    command.add_argument(
+        "--keep", metavar="KINDS", help="kinds to keep, comma-separated (default: news)"
+    )
+
+
 def _add_clean_spark_command(commands: argparse._SubParsersAction) -> None:
     """``clean-spark``: the registered cleaner over a crawl on Apache Spark (newsclean.spark)."""
     spark = commands.add_parser(
@@ -62,16 +74,9 @@ def _add_clean_spark_command(commands: argparse._SubParsersAction) -> None:
         default="local[*]",
         help="Spark master (default local[*]; e.g. spark://host:7077, yarn)",
     )
-    spark.add_argument(
-        "--model",
-        metavar="URI",
-        help="cleaner model URI (default: models:/newsclean-cleaner@champion)",
-    )
+    _add_model_options(spark)
     spark.add_argument(
         "--format", choices=["jsonl", "parquet"], help="input format (default: by name)"
-    )
-    spark.add_argument(
-        "--keep", metavar="KINDS", help="kinds to keep, comma-separated (default: news)"
     )
     spark.add_argument(
         "--partitions",
@@ -102,16 +107,9 @@ def _add_clean_command(commands: argparse._SubParsersAction) -> None:
         "article; --jsonl prints one JSON object per article.",
     )
     clean.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or -")
-    clean.add_argument(
-        "--model",
-        metavar="URI",
-        help="cleaner model URI (default: models:/newsclean-cleaner@champion)",
-    )
+    _add_model_options(clean)
     clean.add_argument(
         "--jsonl", action="store_true", help="one JSON object per article, with every paragraph"
-    )
-    clean.add_argument(
-        "--keep", metavar="KINDS", help="kinds to keep, comma-separated (default: news)"
     )
     clean.add_argument(
         "--workers", type=int, metavar="N", help="worker processes (default: every core)"
