@@ -55,6 +55,18 @@ def test_broken_html_is_repaired_not_rejected():
     assert any("coastal road between Saltmarsh" in t for t in texts)
 
 
+def test_a_jsonl_record_ends_at_a_newline_only(tmp_path):
+    """U+2028, U+2029 and U+0085 may stand unescaped inside a JSON string (json.dumps with
+    ensure_ascii=False writes them so); they do not end the record. CRLF files work too."""
+    text = "Line\u2028separator, paragraph\u2029separator and next\u0085line in one article."
+    path = tmp_path / "odd.jsonl"
+    records = [json.dumps({"id": "odd", "text": text}, ensure_ascii=False), '{"text": "B."}']
+    path.write_bytes("\r\n".join(records).encode() + b"\r\n")
+    first, second = read_all(path)
+    assert (first.id, first.payload, first.record) == ("odd", text, "line 1")
+    assert (second.id, second.record) == ("odd-2", "line 2")
+
+
 def test_jsonl_records_and_their_errors_name_file_and_line():
     items = read_all(CLEAN_INPUTS / "batch.jsonl")
     assert [type(i).__name__ for i in items] == [

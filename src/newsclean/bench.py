@@ -314,7 +314,6 @@ def write_spark_batch(pages: list[Page], articles: int, path: Path) -> list[str]
                 texts[index] = decode_bytes(Path(pages[index].path).read_bytes())[0]
             page = pages[index]
             ids.append(f"{page.corpus}-{page.doc_id}-{number // len(pages)}")
-            # ensure_ascii: no U+2028 or U+0085 inside a line, which str.splitlines() splits on
             handle.write(json.dumps({"id": ids[-1], "html": texts[index]}) + "\n")
     return ids
 

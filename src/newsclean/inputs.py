@@ -296,7 +296,10 @@ def read_path(path: str, stdin: BinaryIO | None = None) -> Iterator[RawArticle |
         yield RawArticle(article_id, fmt, text, path)
         return
     records = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Records end at "\n" only (as JSON Lines and Spark say): str.splitlines() would also break
+    # a record at U+2028, U+2029 or U+0085, which JSON strings may hold unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         records += 1
