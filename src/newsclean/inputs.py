@@ -309,9 +309,10 @@ def read_path(path: str, stdin: BinaryIO | None = None) -> Iterator[RawArticle |
 
 
 def parse_jsonl_line(
-    line: str, path: str | None, number: int, file_id: str
+    line: str, path: str | None, number: int, file_id: str, unit: str = "line"
 ) -> RawArticle | InputError:
-    where = f"line {number}"
+    """One JSON record, ``number`` in its file (a ``unit``: "line", or "row" for Parquet)."""
+    where = f"{unit} {number}"
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:

@@ -21,7 +21,6 @@ Cleaned articles are written as Parquet with the fields of ``newsclean clean --j
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -43,7 +42,7 @@ from newsclean.inputs import (
     NO_TEXT_MESSAGES,
     InputError,
     article_id_from_path,
-    raw_from_record,
+    parse_jsonl_line,
 )
 
 FORMATS = ("jsonl", "parquet")
@@ -81,7 +80,9 @@ class SparkReport:
         return (
             f"{self.cleaned:,} article(s) cleaned, {self.rejected:,} rejected, "
             f"in {self.seconds:.1f} s ({rate:.1f} articles/s, {self.partitions} partitions); "
-            f"output {self.output}" + (f"; rejects {self.rejects_path}" if self.rejected else "")
+            f"output {self.output}"
+            + (f"; rejects {self.rejects_path}" if self.rejected else "")
+            + (f"; Spark started in {self.startup_seconds:.1f} s" if self.startup_seconds else "")
         )
 
 
@@ -230,38 +231,28 @@ def check_records(values, paths, numbers, where: str):
     rows = []
     for value, uri, number in zip(values, paths, numbers, strict=True):
         path = local_path(uri)
-        record = f"{where} {number}"
+        item = parse_jsonl_line(value, path, number, article_id_from_path(path), where)
         row: dict[str, Any] = dict.fromkeys(CHECKED_FIELDS)
-        try:
-            try:
-                parsed = json.loads(value)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    f"invalid JSON ({error.msg} at column {error.colno})", path, record
-                ) from None
-            raw = raw_from_record(parsed, f"{article_id_from_path(path)}-{number}", path, record)
-        except InputError as error:
-            row["error"] = error.message
-            rows.append(row)
-            continue
-        row["id"] = raw.id
-        row["format"] = raw.format
-        row["html" if raw.format == "html" else raw.format] = raw.payload
+        if isinstance(item, InputError):
+            row["error"] = item.message
+        else:
+            row["id"] = item.id
+            row["format"] = item.format
+            row["html" if item.format == "html" else item.format] = item.payload
         rows.append(row)
     return pd.DataFrame(rows, columns=list(CHECKED_FIELDS))
 
 
 def _checked_type():
+    """``CHECKED_FIELDS`` as a Spark struct: strings, but ``paragraphs`` (a list of them)."""
     from pyspark.sql import types as T
 
     return T.StructType(
         [
-            T.StructField("id", T.StringType()),
-            T.StructField("format", T.StringType()),
-            T.StructField("text", T.StringType()),
-            T.StructField("paragraphs", T.ArrayType(T.StringType())),
-            T.StructField("html", T.StringType()),
-            T.StructField("error", T.StringType()),
+            T.StructField(
+                name, T.ArrayType(T.StringType()) if name == "paragraphs" else T.StringType()
+            )
+            for name in CHECKED_FIELDS
         ]
     )
 
