@@ -86,7 +86,7 @@ SERVE_PORT   ?= 5002
 serve: setup ## REST cleaner (mlflow models serve) on 127.0.0.1, port SERVE_PORT=5002
 	$(PY) -m newsclean.serving $(ARGS) --port $(SERVE_PORT)
 
-bench: setup ## Benchmark the cleaner vs trafilatura, jusText: reports/bench.md + MLflow run
+bench: setup ## Benchmark the cleaner vs trafilatura, jusText, and Spark vs the CLI: reports/bench.md + MLflow run
 	$(PY) -m newsclean.bench $(ARGS)
 
 # Scale out: the registered cleaner over a crawl on Apache Spark (newsclean.spark).
