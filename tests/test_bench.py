@@ -142,7 +142,10 @@ def test_spark_batch_and_a_failed_or_skipped_section(tmp_path, monkeypatch):
         tmp_path,
         False,
         ids,
+        tmp_path / "logs",
     )
+    assert (tmp_path / "logs" / "bench-fails.stderr").read_text() == "boom\n"
+    assert failed["stderr_log"] == str(tmp_path / "logs" / "bench-fails.stderr")
     assert failed["status"] == 3 and failed["articles"] == 0 and failed["seconds"] > 0
     assert "exit status 3" in failed["problem"] and "0 articles out of 5" in failed["problem"]
     assert "boom" in failed["problem"]

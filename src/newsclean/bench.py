@@ -371,9 +371,11 @@ def _measure_command(
     work: Path,
     spark: bool,
     expected: list[str],
+    logs_dir: Path | None = None,
 ) -> dict[str, Any]:
     """One run of a command on a batch: exit status, wall seconds, and the articles it wrote
-    (their ids checked against ``expected``); ``problem`` says what went wrong, if anything."""
+    (their ids checked against ``expected``); ``problem`` says what went wrong, if anything.
+    A failed command's whole standard error is kept in ``logs_dir`` (``stderr_log``)."""
     stdout, stderr = work / f"{name}.stdout", work / f"{name}.stderr"
     result: dict[str, Any] = {"status": None, "seconds": float("nan"), "articles": 0}
     problems = []
@@ -402,6 +404,11 @@ def _measure_command(
     if problems:
         tail = _stderr_tail(stderr)
         result["problem"] = "; ".join(problems) + (f" (stderr: {tail})" if tail else "")
+        if logs_dir is not None and stderr.exists():
+            logs_dir.mkdir(parents=True, exist_ok=True)
+            kept = logs_dir / f"bench-{name}.stderr"
+            shutil.copyfile(stderr, kept)
+            result["stderr_log"] = str(kept)
     for path in (stdout, stderr):
         path.unlink(missing_ok=True)
     for path in (out, Path(f"{out}_rejects")):
@@ -471,7 +478,14 @@ def measure_spark(
                     argv += ["--no-progress", *model, str(path)]
                 print(f"bench: {label} on {size:,} article(s)...", file=sys.stderr)
                 measured = _measure_command(
-                    f"{key}-{size}", argv, out, env, work, bool(master), expected
+                    f"{key}-{size}",
+                    argv,
+                    out,
+                    env,
+                    work,
+                    bool(master),
+                    expected,
+                    config.paths.reports_dir,
                 )
                 row["single" if size == 1 else "batch"] = measured
             rows.append(row)
@@ -486,6 +500,7 @@ def measure_spark(
         )
     section["problems"] = [
         f"{row['system']} on {n:,} article(s): {row[part]['problem']}"
+        + (f"; whole stderr in {row[part]['stderr_log']}" if row[part].get("stderr_log") else "")
         for row in section["systems"]
         for part, n in (("batch", articles), ("single", 1))
         if row[part].get("problem")
