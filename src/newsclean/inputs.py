@@ -316,7 +316,7 @@ def parse_jsonl_line(
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        return InputError(f"invalid JSON ({error.msg} at column {error.colno})", path, where)
+        return InputError(f"invalid JSON: {error.msg} (column {error.colno})", path, where)
     try:
         return raw_from_record(record, f"{file_id}-{number}", path, where)
     except InputError as error:
