@@ -66,6 +66,21 @@ def test_check_records_parses_like_the_cli_and_names_bad_records():
     assert rows[5]["error"] == "'text' must be a string, got int"
 
 
+def test_package_zip_is_importable_for_executors(tmp_path):
+    import subprocess
+    import sys
+
+    archive = nc_spark.package_zip(tmp_path)
+    code = "import newsclean.spark, newsclean.inputs; print(newsclean.spark.__file__)"
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(archive)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == str(archive / "newsclean" / "spark.py")
+
+
 def test_missing_java_is_a_clear_message(monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(nc_spark.shutil, "which", lambda name: None)

@@ -170,7 +170,7 @@ def start_session(master: str = "local[*]", app_name: str = "newsclean-clean", c
     for key, value in {**settings, **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("NEWSCLEAN_SPARK_LOG_LEVEL", "WARN"))
+    spark.sparkContext.setLogLevel("WARN")  # Spark's INFO lines would drown our messages
     if not local:
         ship_package(spark)
     return spark
@@ -179,14 +179,19 @@ def start_session(master: str = "local[*]", app_name: str = "newsclean-clean", c
 def ship_package(spark) -> None:
     """Send this newsclean package to the executors (``addPyFile``): the read/check step runs
     our parser there. The model brings its own copy of the code for the cleaning step."""
+    spark.sparkContext.addPyFile(str(package_zip(Path(tempfile.mkdtemp(prefix="newsclean-")))))
+
+
+def package_zip(directory: Path) -> Path:
+    """The newsclean package's Python files as ``directory/newsclean.zip`` (importable)."""
     import newsclean
 
     package = Path(newsclean.__file__).parent
-    target = Path(tempfile.mkdtemp(prefix="newsclean-spark-")) / "newsclean.zip"
+    target = directory / "newsclean.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in package.rglob("*.py"):
+        for path in sorted(package.rglob("*.py")):
             archive.write(path, Path("newsclean") / path.relative_to(package))
-    spark.sparkContext.addPyFile(str(target))
+    return target
 
 
 # ------------------------------------------------------------------ read and check
