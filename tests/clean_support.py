@@ -40,13 +40,10 @@ class TrainedStore:
 
 
 def overrides(root: Path) -> list[str]:
-    return [
-        f"paths.processed_dir={root / 'processed'}",
-        f"paths.reports_dir={root / 'reports'}",
-        f"tracking.artifact_root={root / 'mlruns'}",
-        f"tracking.tracking_uri=sqlite:///{root / 'mlflow.db'}",
-        "paths.corpora_dir=none",
-    ]
+    """Every path and the tracking store under ``root`` (the tests' usual settings)."""
+    from tests.conftest import config_overrides
+
+    return config_overrides(root)
 
 
 def train_sample_store(root: Path) -> TrainedStore:

@@ -69,3 +69,22 @@ def test_run_tags_name_commit_digest_and_card():
     tags = tracking.run_tags("abc", "1 paragraph")
     assert set(tags) == {"git_commit", "dataset_digest", "data_card"}
     assert tags["dataset_digest"] == "abc"
+
+
+@pytest.mark.slow
+def test_tagged_run_carries_the_common_tags_role_and_task(store):
+    with (
+        tracking.tagged_run("parent", "d1", "card", "parent") as parent,
+        tracking.tagged_run("child", "d1", "card", "candidate", "kind", nested=True) as child,
+    ):
+        pass
+    parent_tags = mlflow.get_run(parent.info.run_id).data.tags
+    child_tags = mlflow.get_run(child.info.run_id).data.tags
+    assert parent_tags["role"] == "parent" and "task" not in parent_tags
+    assert (child_tags["role"], child_tags["task"], child_tags["dataset_digest"]) == (
+        "candidate",
+        "kind",
+        "d1",
+    )
+    assert child_tags["data_card"] == "card" and "git_commit" in child_tags
+    assert child_tags["mlflow.parentRunId"] == parent.info.run_id

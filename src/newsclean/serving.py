@@ -371,10 +371,9 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
     docs = config.model.page_eval_max_pages or junk.DOCS_PER_SOURCE
     tracking.experiment(config, CLEANER_EXPERIMENT)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    with mlflow.start_run(run_name=f"train-cleaner-{stamp}") as run:
-        mlflow.set_tags(
-            {**tracking.run_tags(digest, card_summary), "role": "parent", "task": "cleaner"}
-        )
+    with tracking.tagged_run(
+        f"train-cleaner-{stamp}", digest, card_summary, "parent", "cleaner"
+    ) as run:
         started = time.perf_counter()
         validation = junk.make_glued(frame, "validation", seed, docs_per_source=docs)
         prepared = junk.prepare(cleaner, validation)

@@ -538,10 +538,9 @@ def _run_candidate(
     from newsclean import tracking
     from newsclean.evaluation import confusion_figure, log_figure, worst_errors
 
-    with mlflow.start_run(run_name=candidate.run_name, nested=True) as run:
-        mlflow.set_tags(
-            {**tracking.run_tags(digest, card_summary), "role": "candidate", "task": "topic"}
-        )
+    with tracking.tagged_run(
+        candidate.run_name, digest, card_summary, "candidate", "topic", nested=True
+    ) as run:
         mlflow.log_params(
             {
                 **candidate.params,
@@ -751,8 +750,7 @@ def train_topic(frame: pd.DataFrame, config: Config, digest: str, card: dict) ->
     card_summary = summary(card) if card else "no data card"
     tracking.experiment(config, config.tracking.topic_experiment)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    with mlflow.start_run(run_name=f"train-topic-{stamp}") as parent:
-        mlflow.set_tags({**tracking.run_tags(digest, card_summary), "role": "parent"})
+    with tracking.tagged_run(f"train-topic-{stamp}", digest, card_summary, "parent") as parent:
         mlflow.log_params(
             {
                 "task": "topic",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -89,6 +90,27 @@ def run_tags(digest: str, card_summary: str) -> dict[str, str]:
         "dataset_digest": digest,
         "data_card": card_summary,
     }
+
+
+@contextmanager
+def tagged_run(
+    run_name: str,
+    digest: str,
+    card_summary: str,
+    role: str,
+    task: str | None = None,
+    nested: bool = False,
+):
+    """An MLflow run with the tags every training run carries (git commit, dataset digest, data
+    card, ``role``: parent / candidate / baseline / peer / analysis, and ``task``)."""
+    import mlflow
+
+    tags = {**run_tags(digest, card_summary), "role": role}
+    if task:
+        tags["task"] = task
+    with mlflow.start_run(run_name=run_name, nested=nested) as run:
+        mlflow.set_tags(tags)
+        yield run
 
 
 def champion_version(model_name: str):

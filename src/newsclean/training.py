@@ -126,8 +126,9 @@ def train_task(task: Task, frame: pd.DataFrame, config: Config, digest: str, car
     tracking.experiment(config, task.experiment(config))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = []
-    with mlflow.start_run(run_name=f"train-{task.name}-{stamp}") as parent:
-        mlflow.set_tags({**tracking.run_tags(digest, card_summary), "role": "parent"})
+    with tracking.tagged_run(
+        f"train-{task.name}-{stamp}", digest, card_summary, "parent"
+    ) as parent:
         mlflow.log_params(
             {
                 "task": task.name,
@@ -228,10 +229,9 @@ def _run_candidate(
     from mlflow.models import infer_signature
 
     labels = list(task.labels)
-    with mlflow.start_run(run_name=candidate.run_name, nested=True) as run:
-        mlflow.set_tags(
-            {**tracking.run_tags(digest, card_summary), "role": "candidate", "task": task.name}
-        )
+    with tracking.tagged_run(
+        candidate.run_name, digest, card_summary, "candidate", task.name, nested=True
+    ) as run:
         mlflow.log_params(
             {**candidate.params, "task": task.name, "seed": config.data.seed, "n_train": len(train)}
         )
@@ -417,8 +417,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
     tracking.experiment(config, config.tracking.kind_experiment)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results: list[dict] = []
-    with mlflow.start_run(run_name=f"train-kind-{stamp}") as parent:
-        mlflow.set_tags({**tracking.run_tags(digest, card_summary), "role": "parent"})
+    with tracking.tagged_run(f"train-kind-{stamp}", digest, card_summary, "parent") as parent:
         mlflow.log_params(
             {
                 "task": "kind",
@@ -530,8 +529,7 @@ def _kind_run(
 ) -> dict:
     import mlflow
 
-    with mlflow.start_run(run_name=run_name, nested=True) as run:
-        mlflow.set_tags({**tracking.run_tags(digest, card_summary), "role": role, "task": "kind"})
+    with tracking.tagged_run(run_name, digest, card_summary, role, "kind", nested=True) as run:
         mlflow.log_params({**params, "seed": config.data.seed, "n_train": len(train)})
         started = time.perf_counter()
         fit()
@@ -664,10 +662,9 @@ def _page_level(
         elif row.system == "newsclean (text only)":
             client.log_metric(best["run_id"], f"{metric}_text_only", row.f1)
     for system in [*PEERS]:
-        with mlflow.start_run(run_name=f"{system} (page)", nested=True):
-            mlflow.set_tags(
-                {**tracking.run_tags(digest, card_summary), "role": "peer", "task": "kind"}
-            )
+        with tracking.tagged_run(
+            f"{system} (page)", digest, card_summary, "peer", "kind", nested=True
+        ):
             mlflow.log_params({"model": system, "level": "page"})
             part = table[table["system"] == system]
             mlflow.log_metrics(
@@ -740,10 +737,14 @@ def _leave_one_corpus_out(
         )
     table = pd.DataFrame(results).round(4)
     if not table.empty:
-        with mlflow.start_run(run_name="leave-one-corpus-out (hier-sgd, no char)", nested=True):
-            mlflow.set_tags(
-                {**tracking.run_tags(digest, card_summary), "role": "analysis", "task": "kind"}
-            )
+        with tracking.tagged_run(
+            "leave-one-corpus-out (hier-sgd, no char)",
+            digest,
+            card_summary,
+            "analysis",
+            "kind",
+            nested=True,
+        ):
             mlflow.log_params({"model": "hierarchical_sgd", "features": "word+dense+html"})
             mlflow.log_metrics(
                 {
