@@ -279,11 +279,37 @@ def test_dragnet_labels_and_official_split(fake_corpora):
     assert find(documents, '"We have not seen').kind == "news"
     assert find(documents, "Hilde K. said").kind == "boilerplate"  # a gold comment
     assert find(documents, "Jonas wrote").kind == "boilerplate"
+    # D102's gold has a mistyped separator ("!@ $%^&*()  COMMENTS"): its comment is still one.
+    assert find(documents, "Marta V. wrote").kind == "boilerplate"
     for start in ("Fieldnotes Archive", "Comments", "Powered by", "Club home", "Share this"):
         paragraph = find(documents, start)
         assert (paragraph.kind, paragraph.is_news) == (None, False), start
     assert find(documents, "Junior champion").gold_score == 1.0
     assert_consistent(documents)
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        "!@#$%^&*()  COMMENTS",
+        "!@#$%^&*() COMMENTS",
+        "!@ $%^&*()  COMMENTS",
+        "@#$%^&*() COMMENTS",
+        "!@#$%^&*   COMMENTS",
+        "!#@$%^&*()  COMMENTS",
+        "  #$%^&*()  COMMENTS",
+    ],
+)
+def test_dragnet_comment_separator_variants(separator):
+    """The annotators' mistyped separators (seen in the real gold files) still split."""
+    gold = f"Article text.\n\n{separator}\n\nA reader wrote: nice."
+    main, comments = pages.DRAGNET_COMMENTS_RE.split(gold, maxsplit=1)
+    assert main.strip() == "Article text."
+    assert comments.strip() == "A reader wrote: nice."
+
+
+def test_dragnet_comment_separator_needs_the_symbols():
+    assert not pages.DRAGNET_COMMENTS_RE.search("Read all COMMENTS below! (12)")
 
 
 def test_dragnet_page_without_gold_is_dropped(fake_corpora, capsys):

@@ -35,7 +35,10 @@ L3S_KINDS = {
     "x-nc-sel5": "boilerplate",  # user comments
     "x-nc-sel0": None,  # not content: navigation, ads, footers (kind unknown)
 }
-DRAGNET_COMMENTS_RE = re.compile(r"!@#\$%\^&\*\(\)\s+COMMENTS")
+# The separator between article and comments is "!@#$%^&*()  COMMENTS", but annotators mistyped
+# it in 10 gold files ("!@ $%^&*()", "@#$%^&*()", "!@#$%^&*   ", "!#@$%^&*()", ...): a strict
+# pattern labelled those pages' comments as article text. Any run of 5+ of its symbols counts.
+DRAGNET_COMMENTS_RE = re.compile(r"[!@#$%^&*()][!@#$%^&*() \t]{4,}COMMENTS")
 CLEANEVAL_MARKER_RE = re.compile(r"<[phl]>", re.IGNORECASE)
 
 
