@@ -182,3 +182,33 @@ def test_neighbour_stack_fits_and_predicts(sample_frame):
     proba = stack.predict_proba(sample_frame.head(50))
     assert proba.shape == (50, len(KINDS))
     assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+class _FixedKind:
+    """A fitted stand-in: every row news 0.4, spam 0.6."""
+
+    classes_ = np.array(KINDS, dtype=object)
+
+    def fit(self, X, y):
+        return self
+
+    def predict_proba(self, X):
+        return np.tile([0.4, 0.0, 0.6, 0.0], (len(X), 1))
+
+    def get_params(self, deep=True):
+        return {}
+
+
+def test_reweighted_kind_moves_the_decision_and_keeps_probabilities_normalised():
+    from newsclean.models import ReweightedKind
+
+    frame = pd.DataFrame({"text": ["a", "b"]})
+    plain = ReweightedKind(_FixedKind()).use_fitted((1.0, 1.0, 1.0, 1.0))
+    assert np.allclose(plain.predict_proba(frame), [[0.4, 0.0, 0.6, 0.0]] * 2)
+    assert plain.predict(frame).tolist() == ["spam", "spam"]
+    halved = ReweightedKind(_FixedKind()).use_fitted((1.0, 1.0, 0.5, 1.0))
+    assert halved.predict(frame).tolist() == ["news", "news"]
+    assert np.allclose(halved.predict_proba(frame), [[0.4 / 0.7, 0.0, 0.3 / 0.7, 0.0]] * 2)
+    # As a meta-estimator it also fits a clone of its model itself.
+    fitted = ReweightedKind(_FixedKind(), (1.0, 1.0, 0.5, 1.0)).fit(frame, ["spam", "news"])
+    assert fitted.predict(frame).tolist() == ["news", "news"]

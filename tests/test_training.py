@@ -54,7 +54,11 @@ def test_kind_parent_and_child_runs_are_logged(trained):
         "justext (paragraphs)",
         "hier-sgd + all-features",
         "stack-hgb + neighbours",
+        "stack-hgb + neighbours + val-weights",
     } <= names
+    reweighted = next(r for r in children if r.info.run_name.endswith("val-weights"))
+    assert reweighted.data.params["weight_news"] == "1.0"
+    assert {"weight_teaser", "weight_spam", "weight_boilerplate"} <= set(reweighted.data.params)
     for run in children:
         if run.data.tags["role"] in {"candidate", "baseline"}:
             assert set(run.data.metrics) >= KEY_METRICS, run.info.run_name
@@ -76,3 +80,33 @@ def test_best_candidate_is_registered_as_champion(trained):
     assert len(predicted) == 2
     assert results[0]["promoted"] is True
     assert "kind" in results_table(results)
+
+
+def test_tuned_weights_fix_an_over_predicted_kind():
+    """A model that calls some news 'spam' with p 0.6: down-weighting spam on validation fixes
+    it, and the weights of kinds that do not matter stay at 1."""
+    import numpy as np
+    import pandas as pd
+
+    from newsclean.models import reweight
+    from newsclean.training import kind_selection_score, tune_kind_weights
+
+    frame = pd.DataFrame(
+        {
+            "kind": ["news"] * 6 + ["spam"] * 3 + ["boilerplate"] * 3 + [None] * 2,
+            "is_news": [True] * 6 + [False] * 8,
+        }
+    )
+    # columns: news, teaser, spam, boilerplate
+    proba = np.array(
+        [[0.9, 0.0, 0.1, 0.0]] * 3
+        + [[0.4, 0.0, 0.6, 0.0]] * 3  # news that looks a bit like spam
+        + [[0.1, 0.0, 0.9, 0.0]] * 3
+        + [[0.1, 0.0, 0.0, 0.9]] * 3
+        + [[0.2, 0.0, 0.0, 0.8]] * 2
+    )
+    weights = tune_kind_weights(frame, proba)
+    assert weights[0] == 1.0 and weights[1] == 1.0
+    assert 0.1 < weights[2] < 0.67  # 0.4 > 0.6 w and 0.1 < 0.9 w
+    assert kind_selection_score(frame, reweight(proba, weights)) == 1.0
+    assert kind_selection_score(frame, proba) < 1.0

@@ -484,6 +484,9 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 )
             )
             fitted[run_name] = stack
+        results.append(
+            _reweighted_run(fitted, train, validation, test, config, digest, card_summary)
+        )
         candidates_only = [r for r in results if r["role"] == "candidate"]
         best = max(candidates_only, key=lambda r: r["metrics"]["val_selection_score"])
         best_model = fitted[best["run_name"]]
@@ -512,6 +515,82 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         )
     all_runs = [{"run_name": r["run_name"], "role": r["role"], **r["metrics"]} for r in results]
     return {**summary_row, "page_table": page_table, "loco": loco, "all_runs": all_runs}
+
+
+KIND_WEIGHT_GRID = tuple(float(w) for w in np.exp(np.linspace(-2.5, 1.5, 17)))
+
+
+def kind_selection_score(frame: pd.DataFrame, proba: np.ndarray) -> float:
+    """What candidates are chosen by: mean of macro-F1 (known kinds) and news F1 (all)."""
+    from sklearn.metrics import f1_score
+
+    predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
+    known = frame["kind"].notna().to_numpy()
+    truth = frame["kind"].to_numpy(dtype=object)[known]
+    present = [k for k in KINDS if k in set(truth)]
+    macro = f1_score(truth, predicted[known], labels=present, average="macro", zero_division=0)
+    news = f1_score(frame["is_news"].to_numpy(dtype=bool), predicted == "news", zero_division=0)
+    return float((macro + news) / 2)
+
+
+def tune_kind_weights(frame: pd.DataFrame, proba: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """Per-kind probability weights (news fixed at 1) that maximise the selection score on
+    ``frame`` (validation): coordinate search over ``KIND_WEIGHT_GRID``, ties to weight 1."""
+    from newsclean.models import reweight
+
+    weights = np.ones(len(KINDS))
+    for _ in range(rounds):
+        before = weights.copy()
+        for j in range(1, len(KINDS)):
+
+            def score(value: float, j: int = j) -> tuple[float, float]:
+                trial = weights.copy()
+                trial[j] = value
+                return round(kind_selection_score(frame, reweight(proba, trial)), 6), -abs(
+                    np.log(value)
+                )
+
+            weights[j] = max((*KIND_WEIGHT_GRID, 1.0), key=score)
+        if np.array_equal(before, weights):
+            break
+    return weights
+
+
+def _reweighted_run(
+    fitted: dict, train, validation, test, config: Config, digest: str, card_summary: str
+) -> dict:
+    """The stack with neighbours, its kind weights tuned on validation (a child run of its own,
+    so the UI shows what the weights change)."""
+    import mlflow
+
+    from newsclean.models import ReweightedKind
+
+    base_name = "stack-hgb + neighbours"
+    model = ReweightedKind(fitted[base_name])
+
+    def fit() -> None:
+        proba = fitted[base_name].predict_proba(validation[KIND_COLUMNS])
+        model.use_fitted(tune_kind_weights(validation, proba))
+        mlflow.log_params(
+            {f"weight_{k}": round(w, 4) for k, w in zip(KINDS, model.weights, strict=True)}
+        )
+
+    run_name = "stack-hgb + neighbours + val-weights"
+    result = _kind_run(
+        run_name,
+        "candidate",
+        {"model": "reweighted_stack", "base": base_name, "tuned_on": "validation"},
+        model,
+        fit,
+        train,
+        validation,
+        test,
+        config,
+        digest,
+        card_summary,
+    )
+    fitted[run_name] = model
+    return result
 
 
 def _kind_run(
