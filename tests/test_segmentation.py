@@ -286,3 +286,22 @@ def test_segment_guesses_the_input_type(cp1252_page):
     assert segment("<p>not parsed</p>", is_html=False)[0].text == "<p>not parsed</p>"
     assert segment(cp1252_page)[0].text.startswith("Café owners")
     assert segment("a < b", is_html=None)[0].text == "a < b"
+
+
+def test_container_features_mark_the_main_text(news_blocks):
+    """The article's paragraphs sit in the page's main container; navigation and the footer
+    do not, and the navigation's parents hold none of the article-like text."""
+    body = _block(news_blocks, "The Tessaro harbour bridge reopened")
+    nav = _block(news_blocks, "Home")
+    footer = _block(news_blocks, "© 2024 The Tessaro Tribune")
+    assert body.in_main_container == 1.0
+    assert body.container_share > 0.5
+    assert nav.in_main_container == 0.0
+    assert nav.container_share == 0.0
+    assert footer.in_main_container == 0.0
+
+
+def test_container_features_without_article_text():
+    blocks = segment_html("<html><body><ul><li><a href='/'>Home</a></li></ul></body></html>")
+    assert [(b.container_share, b.in_main_container) for b in blocks] == [(0.0, 0.0)]
+    assert segment_text("One line.")[0].container_share is None

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from newsclean.config import KINDS, TOPICS
-from newsclean.features import SHALLOW_NAMES, shallow_features
+from newsclean.features import HTML_NUMBERS, SHALLOW_NAMES, shallow_features
 from newsclean.inputs import Article, InputError, RawArticle, to_article
 
 CLEANER_MODEL_NAME = "newsclean-cleaner"
@@ -347,24 +347,25 @@ def _classify_text(text: str) -> str:
 
 def paragraph_frame(articles: Sequence[Article]) -> pd.DataFrame:
     """One row per paragraph, articles one after another (``doc_id`` = article index)."""
-    doc_ids, positions, texts, tags, links, depths, css = [], [], [], [], [], [], []
+    doc_ids, positions, texts, tags, css = [], [], [], [], []
+    numbers: dict[str, list[float]] = {name: [] for name in HTML_NUMBERS}
     for number, article in enumerate(articles):
         for position, block in enumerate(article.blocks):
             doc_ids.append(str(number))
             positions.append(position)
             texts.append(_classify_text(block.text))
             tags.append(block.tag)
-            links.append(np.nan if block.link_density is None else float(block.link_density))
-            depths.append(np.nan if block.dom_depth is None else float(block.dom_depth))
             css.append(block.css_tokens)
+            for name, values in numbers.items():
+                value = getattr(block, name)
+                values.append(np.nan if value is None else float(value))
     return pd.DataFrame(
         {
             "doc_id": pd.Series(doc_ids, dtype=object),
             "position": np.asarray(positions, dtype=np.int64),
             "text": pd.Series(texts, dtype=object),
             "html_tag": pd.Series(tags, dtype=object),
-            "link_density": np.asarray(links, dtype=np.float64),
-            "dom_depth": np.asarray(depths, dtype=np.float64),
+            **{name: np.asarray(values, dtype=np.float64) for name, values in numbers.items()},
             "css_tokens": pd.Series(css, dtype=object),
         }
     )
@@ -519,9 +520,7 @@ class Cleaner:
             html = {}
             if frame is not None and self.settings.segment_html:
                 source = frame.iloc[number]
-                html = {
-                    c: source[c] for c in ("html_tag", "link_density", "dom_depth", "css_tokens")
-                }
+                html = {c: source[c] for c in ("html_tag", "css_tokens", *HTML_NUMBERS)}
             for index in edge_indices(len(segments), max_edge):
                 segment = segments[index]
                 doc = f"{number}" if mode == "mini-document" else f"{number}:{index}"
@@ -539,7 +538,7 @@ class Cleaner:
             for column, dtype in (("html_tag", object), ("css_tokens", object)):
                 if column not in seg_frame:
                     seg_frame[column] = pd.Series([None] * len(seg_frame), dtype=dtype)
-            for column in ("link_density", "dom_depth"):
+            for column in HTML_NUMBERS:
                 if column not in seg_frame:
                     seg_frame[column] = np.nan
                 seg_frame[column] = pd.to_numeric(seg_frame[column], errors="coerce")

@@ -40,6 +40,8 @@ COLUMNS = [
     "link_density",
     "dom_depth",
     "css_tokens",
+    "container_share",
+    "in_main_container",
     "gold_score",
     "text_sha1",
 ]
@@ -222,6 +224,8 @@ def to_frame(documents: list[Document], splits: dict[tuple[str, str], str]) -> p
     # float with NaN (not a nullable int): model signatures and text input need plain floats.
     frame["dom_depth"] = frame["dom_depth"].astype("float32")
     frame["gold_score"] = frame["gold_score"].astype("float32")
+    for column in ("container_share", "in_main_container"):
+        frame[column] = frame[column].astype("float32")
     for column in ("kind", "topic", "html_tag", "css_tokens"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
@@ -243,6 +247,8 @@ def dataset_digest(frame: pd.DataFrame) -> str:
         "link_density",
         "dom_depth",
         "css_tokens",
+        "container_share",
+        "in_main_container",
     ]
     for row in frame[key_columns].itertuples(index=False, name=None):
         digest.update(json.dumps(row, default=str, ensure_ascii=False).encode("utf-8"))

@@ -2,8 +2,9 @@
 
 Model input is a DataFrame with a ``text`` column; ``doc_id`` and ``position`` give the page
 order (neighbours matter, as boilerpipe showed) and the HTML columns from segmentation
-(``html_tag``, ``link_density``, ``dom_depth``, ``css_tokens``) are optional: the same model
-serves HTML and plain-text input, where they are missing.
+(``html_tag``, ``link_density``, ``dom_depth``, ``css_tokens``, ``container_share``,
+``in_main_container``) are optional: the same model serves HTML and plain-text input, where
+they are missing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ PAGE_COLUMNS = [
     "link_density",
     "dom_depth",
     "css_tokens",
+    "container_share",
+    "in_main_container",
 ]
+# The numeric HTML columns (NaN for text input).
+HTML_NUMBERS = ["link_density", "dom_depth", "container_share", "in_main_container"]
 BLOCK_TAG_GROUPS = {
     "p": "p",
     "div": "div",
@@ -134,7 +139,7 @@ def ensure_page_columns(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("html_tag", "css_tokens"):
         if column not in frame:
             frame[column] = None
-    for column in ("link_density", "dom_depth"):
+    for column in HTML_NUMBERS:
         if column not in frame:
             frame[column] = np.nan
     frame["text"] = frame["text"].fillna("").astype(str)
@@ -231,11 +236,17 @@ def html_features(frame: pd.DataFrame) -> np.ndarray:
     one_hot = np.column_stack([(groups == g).to_numpy() for g in TAG_GROUPS])
     link = pd.to_numeric(frame["link_density"], errors="coerce")
     depth = pd.to_numeric(frame["dom_depth"], errors="coerce")
+    container = [
+        pd.to_numeric(frame[c], errors="coerce").fillna(0).to_numpy()
+        for c in ("container_share", "in_main_container")
+    ]
     has_html = link.notna().to_numpy()
+    # link density stays the second-to-last column (DenseFeatures takes its neighbours).
     return np.column_stack(
         [
             one_hot,
             has_html,
+            *container,
             link.fillna(0).to_numpy(),
             np.log1p(depth.fillna(0).to_numpy()),
         ]

@@ -157,6 +157,8 @@ def make_glued(
                     link_density=_none(row.link_density),
                     dom_depth=_none(row.dom_depth),
                     css_tokens=_none(row.css_tokens),
+                    container_share=_none(getattr(row, "container_share", None)),
+                    in_main_container=_none(getattr(row, "in_main_container", None)),
                 )
             )
             records.append(

@@ -2,9 +2,11 @@
 
 A block is the text of one block-level element (its inline descendants included). Scripts,
 styles and hidden nodes are dropped. Each HTML block keeps facts a classifier can use: the tag
-that holds it, link density, DOM depth and class/id tokens. Parsing goes through lxml, which
-repairs broken markup; a page that cannot be parsed at all yields no blocks, never an
-exception.
+that holds it, link density, DOM depth, class/id tokens, and where it sits relative to the
+page's main text (``container_share``, ``in_main_container``: the container that holds most
+article-like text is the strongest page-level cue a block classifier can get). Parsing goes
+through lxml, which repairs broken markup; a page that cannot be parsed at all yields no
+blocks, never an exception.
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ _TOKEN_RE = re.compile(r"[a-z]+")
 _MAX_CSS_TOKENS = 12
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TEXT_WRAPPER_RE = re.compile(r"^\s*<text\b[^>]*>", re.IGNORECASE)
+# A block counts as article-like text for the container features when it has this many words
+# and less than half of its characters in links.
+ARTICLE_LIKE_WORDS = 8
 
 
 @dataclass
@@ -110,6 +115,12 @@ class Block:
     link_density: float | None = None
     dom_depth: int | None = None
     css_tokens: str | None = None
+    # Share of the page's article-like text (see ``ARTICLE_LIKE_WORDS``) inside the block's
+    # parent or grandparent element, whichever holds more; 1.0 in a flat page.
+    container_share: float | None = None
+    # 1.0 when the block lies inside the page's main container (the element whose child
+    # blocks, and half of its grandchildren, hold the most article-like text), else 0.0.
+    in_main_container: float | None = None
     # Characters per label class, for annotated corpora (e.g. L3S's x-nc-selN spans).
     label_chars: dict[str, int] = field(default_factory=dict)
 
@@ -173,8 +184,9 @@ def segment_html(
             _drop(element)
 
     blocks: list[Block] = []
+    owners: list[etree._Element] = []  # the block element that holds each block
     pieces: list[tuple[str, bool, str]] = []  # (text, inside a link, label)
-    block_stack: list[tuple[str, int, str]] = [("html", 0, "")]
+    block_stack: list[tuple[str, int, str, etree._Element]] = [("html", 0, "", root)]
     label_stack: list[str] = [default_label]
     link_depth = 0
     depth = 0
@@ -184,7 +196,7 @@ def segment_html(
             return
         text = clean_whitespace("".join(p[0] for p in pieces))
         if text:
-            tag, block_depth, tokens = block_stack[-1]
+            tag, block_depth, tokens, owner = block_stack[-1]
             total = sum(len(p[0].strip()) for p in pieces) or 1
             linked = sum(len(p[0].strip()) for p in pieces if p[1])
             label_chars: dict[str, int] = {}
@@ -203,6 +215,7 @@ def segment_html(
                     label_chars=label_chars,
                 )
             )
+            owners.append(owner)
         pieces.clear()
 
     for event, element in etree.iterwalk(root, events=("start", "end")):
@@ -224,7 +237,7 @@ def segment_html(
                 parent_tokens = block_stack[-1][2].split()[:3]
                 own = _css_tokens(element)
                 tokens = " ".join(list(dict.fromkeys(own + parent_tokens))[:_MAX_CSS_TOKENS])
-                block_stack.append((tag, depth, tokens))
+                block_stack.append((tag, depth, tokens, element))
             if tag == "a":
                 link_depth += 1
             if element.text:
@@ -241,7 +254,39 @@ def segment_html(
             if element.tail:
                 pieces.append((element.tail, link_depth > 0, label_stack[-1]))
     flush()
+    _add_container_features(blocks, owners)
     return blocks
+
+
+def _add_container_features(blocks: list[Block], owners: list[etree._Element]) -> None:
+    """Set ``container_share`` and ``in_main_container`` of every block (one pass up the
+    ancestors of each block; lxml keeps one proxy per node while ``owners`` holds it)."""
+    good = [
+        len(b.text) * (1 - (b.link_density or 0.0))
+        if len(b.text.split()) >= ARTICLE_LIKE_WORDS and (b.link_density or 0.0) < 0.5
+        else 0.0
+        for b in blocks
+    ]
+    held: dict[etree._Element, float] = {}
+    score: dict[etree._Element, float] = {}
+    chains = []
+    for owner, amount in zip(owners, good, strict=True):
+        chain = [owner, *owner.iterancestors()]
+        chains.append(chain)
+        if amount:
+            for element in chain:
+                held[element] = held.get(element, 0.0) + amount
+            for weight, element in zip((1.0, 0.5), chain[1:3], strict=False):
+                score[element] = score.get(element, 0.0) + weight * amount
+    total = sum(good)
+    main = max(score, key=score.get) if score else None
+    for block, chain in zip(blocks, chains, strict=True):
+        if not total:
+            block.container_share, block.in_main_container = 0.0, 0.0
+            continue
+        parents = chain[1:3] or chain[:1]
+        block.container_share = round(max(held.get(e, 0.0) for e in parents) / total, 4)
+        block.in_main_container = float(main is not None and main in chain)
 
 
 def _drop(element: etree._Element) -> None:

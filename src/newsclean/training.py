@@ -327,6 +327,8 @@ def kind_signature():
         "link_density": "double",
         "dom_depth": "double",
         "css_tokens": "string",
+        "container_share": "double",
+        "in_main_container": "double",
     }
     inputs = [ColSpec("string", "text")] + [
         ColSpec(kind, name, required=False) for name, kind in optional.items()
@@ -769,6 +771,8 @@ def extract_with_model(model, pages: list[bytes], text_only: bool = False) -> li
                     link_density=block.link_density,
                     dom_depth=block.dom_depth,
                     css_tokens=block.css_tokens,
+                    container_share=block.container_share,
+                    in_main_container=block.in_main_container,
                 )
             rows.append(row)
     if not rows:

@@ -27,6 +27,8 @@ class Paragraph:
     link_density: float | None = None
     dom_depth: int | None = None
     css_tokens: str | None = None
+    container_share: float | None = None
+    in_main_container: float | None = None
     gold_score: float | None = None
     # Index in the document as its source produced it; stays stable when the build later
     # drops rows, so annotations keyed by (source, doc_id, position) keep pointing right.
@@ -40,6 +42,8 @@ class Paragraph:
             link_density=block.link_density,
             dom_depth=block.dom_depth,
             css_tokens=block.css_tokens,
+            container_share=block.container_share,
+            in_main_container=block.in_main_container,
             **labels,  # type: ignore[arg-type]
         )
 
