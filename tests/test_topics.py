@@ -267,3 +267,66 @@ def test_train_topic_logs_runs_and_moves_the_champion_only_for_a_better_model(tm
     assert second["promoted"] is False and "champion kept" in second["reason"], second["reason"]
     version = client.get_model_version_by_alias("newsclean-topic", "champion")
     assert version.tags["run_id"] != second["parent_run_id"]
+
+
+# ------------------------------------------------------------------------ ensemble
+ENSEMBLE_TEXTS = {
+    "sports": ["goal match striker league", "the striker scored in the match", "league title race"],
+    "business": ["bank shares profits rose", "shares fell as profits slid", "the bank cut rates"],
+    "world": ["minister election parliament vote", "the election vote in parliament", "minister"],
+}
+
+
+def ensemble_data() -> tuple[pd.DataFrame, list[str]]:
+    texts = [t for topic in ENSEMBLE_TEXTS for t in ENSEMBLE_TEXTS[topic] * 2]
+    labels = [topic for topic in ENSEMBLE_TEXTS for _ in range(6)]
+    return frame_of(texts), labels
+
+
+def test_an_ensemble_averages_its_members_probabilities():
+    frame, labels = ensemble_data()
+    word = {"features": "word", "classifier": "logreg", "min_df": 1, "calibration": "none"}
+    svc = {"features": "word+char", "classifier": "linearsvc", "C": 0.5, "min_df": 1}
+    model = TopicTagger(members=(word, svc)).fit(frame, labels)
+    alone = [TopicTagger(**params).fit(frame, labels) for params in (word, svc)]
+    new = frame_of(["the striker scored a late goal", "profits at the bank rose"])
+    expected = (alone[0].paragraph_proba(new) + alone[1].paragraph_proba(new)) / 2
+    np.testing.assert_allclose(model.paragraph_proba(new), expected)
+    assert list(model.classes_) == list(TOPICS)
+    assert model.trained_topics_ == ("world", "business", "sports")
+    assert model.predict(new)["topic"].tolist() == ["sports", "business"]
+    # Smoothing and tags work on the mean as on a single tagger.
+    smoothed = with_params(model, smoothing=1.0).predict_proba(
+        frame_of(new["text"].tolist(), doc_id=["d", "d"])
+    )
+    np.testing.assert_allclose(smoothed[0], expected.mean(axis=0))
+
+
+def test_nb_logreg_scales_words_by_their_topic_ratio_and_calibrates():
+    frame, labels = ensemble_data()
+    model = TopicTagger(features="word", classifier="nb-logreg", min_df=1).fit(frame, labels)
+    new = frame_of(["the striker scored in the league", "the minister won the vote"])
+    proba = model.predict_proba(new)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert model.predict(new)["topic"].tolist() == ["sports", "world"]
+    nb = model.pipeline_.named_steps["classifier"].calibrated_classifiers_[0].estimator
+    words = model.pipeline_.named_steps["features"].vocabulary_
+    # The calibration wrapper fits it on encoded labels, in the pipeline's class order.
+    ratios = dict(zip(model.pipeline_.classes_, nb.ratios_, strict=True))
+    # "striker" is a sports word: its log-count ratio is positive for sports only.
+    assert ratios["sports"][words["striker"]] > 0 > ratios["business"][words["striker"]]
+
+
+def test_ensemble_candidates_combine_the_single_candidates_taggers():
+    from newsclean.topics import topic_candidates
+
+    config = load_config(environ={})
+    candidates = topic_candidates(config)
+    ensembles = [c for c in candidates if "members" in c.params]
+    assert len(ensembles) == 2 and len({c.run_name for c in candidates}) == len(candidates)
+    singles = [c.params for c in candidates if "members" not in c.params]
+    for candidate in ensembles:
+        members = candidate.params["members"]
+        assert members[0] in singles and members[0]["classifier"] == "linearsvc"
+        assert "nb-logreg" in {m["classifier"] for m in members}
+        assert candidate.build(config).members == members
