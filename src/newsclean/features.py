@@ -88,7 +88,7 @@ _PATTERNS = {
     "ends_sentence": r"[.!?\"'”’)]\s*$",
     "has_separator": r"[|•›»·]",
     "has_url": r"https?://|www\.|\.com\b",
-    "has_time": r"\b\d{1,2}[:.]\d{2}\b|\b[ap]\.?m\.?\b|\bGMT\b|\bUTC\b",
+    "has_time": r"\b\d{1,2}[:.]\d{2}\b|\b[ap]\.?m\.?\b|\bgmt\b|\butc\b",
     "has_date": r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
     r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\b(?:19|20)\d{2}\b",
     "has_currency": r"[$£€¥₹]|\b(?:usd|eur|gbp)\b",
@@ -101,8 +101,11 @@ _PATTERNS = {
     r"register|comment|reply|print|email)\b",
     "glued_join": r"[a-z0-9][.!?]?[A-Z][a-z]",
 }
+# Case-sensitive patterns run on the text; the others, compiled without IGNORECASE (which
+# makes Python's regex engine several times slower), on the lower-cased text.
+_CASE_SENSITIVE = frozenset({"glued_join"})
 _COMPILED = {
-    name: re.compile(p, re.IGNORECASE if name != "glued_join" else 0)
+    name: re.compile(p if name in _CASE_SENSITIVE else p.replace("[A-Z]", "[a-z]"))
     for name, p in _PATTERNS.items()
 }
 SHALLOW_NAMES = [
@@ -146,34 +149,80 @@ def ensure_page_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def shallow_features(texts: pd.Series) -> np.ndarray:
-    """Cheap surface statistics of each paragraph (vectorised over the column)."""
-    texts = texts.fillna("").astype(str)
-    chars = texts.str.len().to_numpy(dtype=np.float32)
-    words = texts.str.split()
-    n_words = words.str.len().to_numpy(dtype=np.float32)
+_UPPER_RE = re.compile(r"[A-Z]")
+_NOT_ASCII_LETTER = bytes(b for b in range(256) if not chr(b).isascii() or not chr(b).isalpha())
+_TITLE_WORD_RE = re.compile(r"(?:^|\s)[A-Z]")
+_DIGIT_RE = re.compile(r"\d")
+_PUNCT_RE = re.compile(r"[^\w\s]")
+_STRIP_CHARS = ".,;:!?\"'()"
+
+
+def _as_strings(texts) -> list[str]:
+    return ["" if not isinstance(t, str) else t for t in texts]
+
+
+def _counts(pattern: re.Pattern, texts: list[str]) -> np.ndarray:
+    findall = pattern.findall
+    return np.fromiter((len(findall(t)) for t in texts), dtype=np.float32, count=len(texts))
+
+
+def _flags(pattern: re.Pattern, texts: list[str]) -> np.ndarray:
+    search = pattern.search
+    return np.fromiter((search(t) is not None for t in texts), dtype=np.float32, count=len(texts))
+
+
+def shallow_features(texts) -> np.ndarray:
+    """Cheap surface statistics of each paragraph (``SHALLOW_NAMES``).
+
+    Plain loops over compiled patterns: pandas' ``.str`` methods cost about twice as much
+    per call, and these run on every block the cleaner sees (twice: blocks and segments).
+    The last result is remembered, because a stacked model asks for the same texts twice.
+    """
+    values = _as_strings(texts)
+    key = (len(values), hash(tuple(values)))
+    if _SHALLOW_CACHE.get("key") == key:
+        return _SHALLOW_CACHE["value"].copy()
+    n = len(values)
+    chars = np.fromiter((len(t) for t in values), dtype=np.float32, count=n)
+    words = [t.split() for t in values]
+    n_words = np.fromiter((len(w) for w in words), dtype=np.float32, count=n)
     safe_chars = np.maximum(chars, 1)
     safe_words = np.maximum(n_words, 1)
-    letters = np.maximum(texts.str.count(r"[A-Za-z]").to_numpy(dtype=np.float32), 1)
+    letters = np.maximum(
+        np.fromiter(
+            (len(t.encode("ascii", "ignore").translate(None, _NOT_ASCII_LETTER)) for t in values),
+            dtype=np.float32,
+            count=n,
+        ),
+        1,
+    )
     stop = np.fromiter(
-        (sum(w.lower().strip(".,;:!?\"'()") in _STOPWORDS for w in ws) for ws in words),
+        (sum(w.lower().strip(_STRIP_CHARS) in _STOPWORDS for w in ws) for ws in words),
         dtype=np.float32,
-        count=len(texts),
+        count=n,
     )
     columns = [
         np.log1p(chars),
         np.log1p(n_words),
         chars / safe_words,
-        texts.str.count(r"[A-Z]").to_numpy(dtype=np.float32) / letters,
-        texts.str.count(r"(?:^|\s)[A-Z]").to_numpy(dtype=np.float32) / safe_words,
-        texts.str.count(r"\d").to_numpy(dtype=np.float32) / safe_chars,
-        texts.str.count(r"[^\w\s]").to_numpy(dtype=np.float32) / safe_chars,
+        _counts(_UPPER_RE, values) / letters,
+        _counts(_TITLE_WORD_RE, values) / safe_words,
+        _counts(_DIGIT_RE, values) / safe_chars,
+        _counts(_PUNCT_RE, values) / safe_chars,
         stop / safe_words,
-        np.minimum(texts.str.count("!").to_numpy(dtype=np.float32), 5),
+        np.minimum(np.fromiter((t.count("!") for t in values), np.float32, count=n), 5),
     ]
-    for pattern in _COMPILED.values():
-        columns.append(texts.str.contains(pattern, regex=True).to_numpy(dtype=np.float32))
-    return np.column_stack(columns).astype(np.float32)
+    lowered = [t.lower() for t in values]
+    columns += [
+        _flags(pattern, values if name in _CASE_SENSITIVE else lowered)
+        for name, pattern in _COMPILED.items()
+    ]
+    result = np.column_stack(columns).astype(np.float32)
+    _SHALLOW_CACHE.update(key=key, value=result)
+    return result.copy()
+
+
+_SHALLOW_CACHE: dict[str, object] = {}
 
 
 def _document_order(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
