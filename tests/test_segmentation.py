@@ -305,3 +305,17 @@ def test_container_features_without_article_text():
     blocks = segment_html("<html><body><ul><li><a href='/'>Home</a></li></ul></body></html>")
     assert [(b.container_share, b.in_main_container) for b in blocks] == [(0.0, 0.0)]
     assert segment_text("One line.")[0].container_share is None
+
+
+@pytest.mark.parametrize("page", [NEWS_PAGE, BROKEN_PAGE, L3S_PAGE])
+def test_plain_parser_gives_the_same_tree(page):
+    from lxml import etree
+
+    fast, full = parse_html(page, plain=True), parse_html(page)
+    assert etree.tostring(fast) == etree.tostring(full)
+    assert not hasattr(fast, "text_content")  # plain lxml elements, no lxml.html lookup
+
+
+@pytest.mark.parametrize("document", ["", "   ", b"", "\x00\x01"])
+def test_plain_parser_on_empty_documents(document):
+    assert parse_html(document, plain=True) is None
