@@ -9,6 +9,7 @@ import pytest
 from newsclean.features import (
     SHALLOW_NAMES,
     DenseFeatures,
+    container_means,
     ensure_page_columns,
     html_features,
     shallow_features,
@@ -89,3 +90,20 @@ def test_container_columns_reach_the_dense_features():
     without = DenseFeatures().transform(frame.drop(columns=["container_share"]))
     assert with_container.shape == without.shape
     assert not np.array_equal(with_container[1], without[1])
+
+
+def test_container_means_pool_over_blocks_that_share_a_container():
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["a", "a", "a", "b", "b"],
+            "parent_id": [0, 0, 1, 0, np.nan],
+        }
+    )
+    values = np.array([[1.0], [0.0], [0.5], [0.2], [0.8]])
+    pooled = container_means(values, frame, "parent_id")
+    # mean over the container, then log(1 + its size)
+    np.testing.assert_allclose(pooled[:, 0], [0.5, 0.5, 0.5, 0.2, 0.8])
+    np.testing.assert_allclose(pooled[:, 1], np.log1p([2, 2, 1, 1, 1]))
+    # the same container number in another document is another container
+    text_only = container_means(values, frame[["doc_id"]], "parent_id")
+    np.testing.assert_allclose(text_only[:, 0], [0.5, 0.5, 0.5, 0.5, 0.5])

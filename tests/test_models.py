@@ -184,6 +184,33 @@ def test_neighbour_stack_fits_and_predicts(sample_frame):
     assert np.allclose(proba.sum(axis=1), 1.0)
 
 
+def test_container_stack_sees_its_containers(sample_frame):
+    """With ``containers`` the second pass gets the mean probabilities (and size) of the
+    blocks sharing the parent and the grandparent: 2 x (4 kinds + 1) more columns; text input
+    (no container ids) still works."""
+    frame = sample_frame.head(60).copy()
+    plain = NeighbourStack(None, neighbours=True)
+    pooled = NeighbourStack(None, neighbours=True, containers=True)
+    proba = np.full((len(frame), len(KINDS)), 0.25)
+    assert pooled._second_features(frame, proba).shape[1] == plain._second_features(
+        frame, proba
+    ).shape[1] + 2 * (len(KINDS) + 1)
+    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
+    base = HierarchicalKind(
+        kind_features(config.model, chars=False),
+        linear_classifier(config.model, 0),
+        linear_classifier(config.model, 0),
+    )
+    frame["parent_id"] = frame["position"] // 3
+    frame["grandparent_id"] = 0
+    y = frame["kind"].to_numpy(dtype=object)
+    stack = NeighbourStack(base, neighbours=True, folds=2, max_iter=20, containers=True)
+    stack.fit(frame, y)
+    assert np.allclose(stack.predict_proba(frame).sum(axis=1), 1.0)
+    text_only = frame.drop(columns=["parent_id", "grandparent_id"])
+    assert stack.predict_proba(text_only).shape == (len(frame), len(KINDS))
+
+
 class _FixedKind:
     """A fitted stand-in: every row news 0.4, spam 0.6."""
 

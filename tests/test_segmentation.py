@@ -299,6 +299,9 @@ def test_container_features_mark_the_main_text(news_blocks):
     assert nav.in_main_container == 0.0
     assert nav.container_share == 0.0
     assert footer.in_main_container == 0.0
+    # The article's paragraphs share one parent; the navigation items share another.
+    assert body.parent_id == _block(news_blocks, "Commuters had faced").parent_id
+    assert nav.parent_id == _block(news_blocks, "World").parent_id != body.parent_id
 
 
 def test_container_features_without_article_text():

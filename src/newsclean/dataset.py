@@ -42,6 +42,8 @@ COLUMNS = [
     "css_tokens",
     "container_share",
     "in_main_container",
+    "parent_id",
+    "grandparent_id",
     "gold_score",
     "text_sha1",
 ]
@@ -224,7 +226,7 @@ def to_frame(documents: list[Document], splits: dict[tuple[str, str], str]) -> p
     # float with NaN (not a nullable int): model signatures and text input need plain floats.
     frame["dom_depth"] = frame["dom_depth"].astype("float32")
     frame["gold_score"] = frame["gold_score"].astype("float32")
-    for column in ("container_share", "in_main_container"):
+    for column in ("container_share", "in_main_container", "parent_id", "grandparent_id"):
         frame[column] = frame[column].astype("float32")
     for column in ("kind", "topic", "html_tag", "css_tokens"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
@@ -249,6 +251,8 @@ def dataset_digest(frame: pd.DataFrame) -> str:
         "css_tokens",
         "container_share",
         "in_main_container",
+        "parent_id",
+        "grandparent_id",
     ]
     for row in frame[key_columns].itertuples(index=False, name=None):
         digest.update(json.dumps(row, default=str, ensure_ascii=False).encode("utf-8"))

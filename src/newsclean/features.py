@@ -3,8 +3,8 @@
 Model input is a DataFrame with a ``text`` column; ``doc_id`` and ``position`` give the page
 order (neighbours matter, as boilerpipe showed) and the HTML columns from segmentation
 (``html_tag``, ``link_density``, ``dom_depth``, ``css_tokens``, ``container_share``,
-``in_main_container``) are optional: the same model serves HTML and plain-text input, where
-they are missing.
+``in_main_container``, ``parent_id``, ``grandparent_id``) are optional: the same model serves
+HTML and plain-text input, where they are missing.
 """
 
 from __future__ import annotations
@@ -32,9 +32,19 @@ PAGE_COLUMNS = [
     "css_tokens",
     "container_share",
     "in_main_container",
+    "parent_id",
+    "grandparent_id",
 ]
-# The numeric HTML columns (NaN for text input).
-HTML_NUMBERS = ["link_density", "dom_depth", "container_share", "in_main_container"]
+# The numeric HTML columns (NaN for text input). The two ids are not features themselves:
+# ``models.NeighbourStack`` pools probabilities over blocks that share a container.
+HTML_NUMBERS = [
+    "link_density",
+    "dom_depth",
+    "container_share",
+    "in_main_container",
+    "parent_id",
+    "grandparent_id",
+]
 BLOCK_TAG_GROUPS = {
     "p": "p",
     "div": "div",
@@ -252,6 +262,22 @@ def neighbour_values(values: np.ndarray, frame: pd.DataFrame, offsets=(-1, 1)) -
     result = np.empty((len(order), sum(b.shape[1] for b in blocks)), dtype=np.float32)
     result[order] = np.hstack(blocks)
     return result
+
+
+def container_means(values: np.ndarray, frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Mean of ``values`` over the rows of the same document and container (``column``, e.g.
+    ``parent_id``), and the log of the container's size. Rows without the column (text input)
+    pool over the rest of their document that lacks it too, i.e. the document's mean."""
+    doc_codes = pd.factorize(frame["doc_id"].astype(str))[0].astype(np.int64)
+    ids = pd.to_numeric(frame[column], errors="coerce") if column in frame else None
+    ids = np.full(len(frame), -1, np.int64) if ids is None else ids.fillna(-1).to_numpy(np.int64)
+    groups = pd.factorize(doc_codes * (ids.max(initial=0) + 2) + ids + 1)[0]
+    sizes = np.bincount(groups).astype(np.float64)
+    values = np.asarray(values, dtype=np.float64).reshape(len(frame), -1)
+    means = np.column_stack(
+        [np.bincount(groups, weights=values[:, j]) / sizes for j in range(values.shape[1])]
+    )
+    return np.column_stack([means[groups], np.log1p(sizes[groups])]).astype(np.float32)
 
 
 def context_features(frame: pd.DataFrame) -> np.ndarray:

@@ -159,6 +159,8 @@ def make_glued(
                     css_tokens=_none(row.css_tokens),
                     container_share=_none(getattr(row, "container_share", None)),
                     in_main_container=_none(getattr(row, "in_main_container", None)),
+                    parent_id=_int_or_none(getattr(row, "parent_id", None)),
+                    grandparent_id=_int_or_none(getattr(row, "grandparent_id", None)),
                 )
             )
             records.append(
@@ -180,6 +182,11 @@ def make_glued(
             )
         articles.append(Article(f"{source}/{doc_id}", blocks))
     return GluedCorpus(articles, pd.DataFrame(records))
+
+
+def _int_or_none(value):
+    value = _none(value)
+    return None if value is None else int(value)
 
 
 def _none(value):

@@ -19,7 +19,13 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
 from newsclean.config import KINDS, ModelConfig
-from newsclean.features import DenseFeatures, ensure_page_columns, neighbour_values, text_features
+from newsclean.features import (
+    DenseFeatures,
+    container_means,
+    ensure_page_columns,
+    neighbour_values,
+    text_features,
+)
 
 UNKNOWN = "unknown"
 REST_KINDS = [k for k in KINDS if k != "news"]
@@ -155,17 +161,26 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
 
     With ``neighbours`` it also sees the probabilities of the two paragraphs before and after
     and the document's mean, so a paragraph can borrow evidence from its page. Without it,
-    it is the gradient-boosted model on dense features plus the linear model's scores.
+    it is the gradient-boosted model on dense features plus the linear model's scores. With
+    ``containers`` it also sees the mean probabilities of the blocks that share its parent
+    and its grandparent element (the article body, a link list, a comment thread).
     """
 
     def __init__(
-        self, base, neighbours: bool = True, folds: int = 3, seed: int = 0, max_iter: int = 200
+        self,
+        base,
+        neighbours: bool = True,
+        folds: int = 3,
+        seed: int = 0,
+        max_iter: int = 200,
+        containers: bool = False,
     ):
         self.base = base
         self.neighbours = neighbours
         self.folds = folds
         self.seed = seed
         self.max_iter = max_iter
+        self.containers = containers
 
     def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
         frame = ensure_page_columns(X)
@@ -175,6 +190,8 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
             codes = pd.factorize(frame["doc_id"].astype(str))[0]
             means = pd.DataFrame(proba).groupby(codes).transform("mean").to_numpy()
             parts.append(means)
+        if getattr(self, "containers", False):  # models pickled before the option lack it
+            parts += [container_means(proba, frame, c) for c in ("parent_id", "grandparent_id")]
         return np.hstack(parts).astype(np.float32)
 
     def out_of_fold(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:

@@ -121,6 +121,11 @@ class Block:
     # 1.0 when the block lies inside the page's main container (the element whose child
     # blocks, and half of its grandchildren, hold the most article-like text), else 0.0.
     in_main_container: float | None = None
+    # Document-order numbers of the block's parent and grandparent elements: blocks with the
+    # same number share that container (the article body, a list of links, a comment thread),
+    # so a model can pool evidence over them.
+    parent_id: int | None = None
+    grandparent_id: int | None = None
     # Characters per label class, for annotated corpora (e.g. L3S's x-nc-selN spans).
     label_chars: dict[str, int] = field(default_factory=dict)
 
@@ -272,8 +277,8 @@ def segment_html(
 
 
 def _add_container_features(blocks: list[Block], owners: list[etree._Element]) -> None:
-    """Set ``container_share`` and ``in_main_container`` of every block (one pass up the
-    ancestors of each block; lxml keeps one proxy per node while ``owners`` holds it)."""
+    """Set the container fields of every block (one pass up the ancestors of each block;
+    lxml keeps one proxy per node while ``owners`` holds it)."""
     good = [
         len(b.text) * (1 - (b.link_density or 0.0))
         if len(b.text.split()) >= ARTICLE_LIKE_WORDS and (b.link_density or 0.0) < 0.5
@@ -293,7 +298,12 @@ def _add_container_features(blocks: list[Block], owners: list[etree._Element]) -
                 score[element] = score.get(element, 0.0) + weight * amount
     total = sum(good)
     main = max(score, key=score.get) if score else None
+    numbers: dict[etree._Element, int] = {}
     for block, chain in zip(blocks, chains, strict=True):
+        parent = chain[1] if len(chain) > 1 else chain[0]
+        grandparent = chain[2] if len(chain) > 2 else parent
+        block.parent_id = numbers.setdefault(parent, len(numbers))
+        block.grandparent_id = numbers.setdefault(grandparent, len(numbers))
         if not total:
             block.container_share, block.in_main_container = 0.0, 0.0
             continue

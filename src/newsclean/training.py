@@ -329,6 +329,8 @@ def kind_signature():
         "css_tokens": "string",
         "container_share": "double",
         "in_main_container": "double",
+        "parent_id": "double",
+        "grandparent_id": "double",
     }
     inputs = [ColSpec("string", "text")] + [
         ColSpec(kind, name, required=False) for name, kind in optional.items()
@@ -450,21 +452,20 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             fitted[run_name] = model
         base_name = "hier-sgd + all-features"
         base = fitted[base_name]
-        for neighbours, run_name in (
-            (False, "stack-hgb + linear-scores"),
-            (True, "stack-hgb + neighbours"),
-        ):
+        for neighbours, containers, run_name in STACKS:
             stack = NeighbourStack(
                 base,
                 neighbours=neighbours,
                 folds=config.model.stack_folds,
                 seed=config.data.seed,
                 max_iter=config.model.stack_iterations,
+                containers=containers,
             )
             params = {
                 "model": "stack_hgb",
                 "base": base_name,
                 "neighbours": neighbours,
+                "containers": containers,
                 "folds": config.model.stack_folds,
                 "iterations": config.model.stack_iterations,
             }
@@ -486,8 +487,21 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 )
             )
             fitted[run_name] = stack
+        best_stack = max(
+            (r for r in results if r["run_name"] in {name for *_, name in STACKS}),
+            key=lambda r: r["metrics"]["val_selection_score"],
+        )
         results.append(
-            _reweighted_run(fitted, train, validation, test, config, digest, card_summary)
+            _reweighted_run(
+                fitted,
+                best_stack["run_name"],
+                train,
+                validation,
+                test,
+                config,
+                digest,
+                card_summary,
+            )
         )
         candidates_only = [r for r in results if r["role"] == "candidate"]
         best = max(candidates_only, key=lambda r: r["metrics"]["val_selection_score"])
@@ -519,6 +533,13 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
     return {**summary_row, "page_table": page_table, "loco": loco, "all_runs": all_runs}
 
 
+# Second passes over the hierarchical model: (neighbours, containers, run name). All three
+# share one set of out-of-fold base probabilities, so each costs one boosting fit.
+STACKS = (
+    (False, False, "stack-hgb + linear-scores"),
+    (True, False, "stack-hgb + neighbours"),
+    (True, True, "stack-hgb + neighbours + containers"),
+)
 KIND_WEIGHT_GRID = tuple(float(w) for w in np.exp(np.linspace(-2.5, 1.5, 17)))
 
 
@@ -559,15 +580,21 @@ def tune_kind_weights(frame: pd.DataFrame, proba: np.ndarray, rounds: int = 3) -
 
 
 def _reweighted_run(
-    fitted: dict, train, validation, test, config: Config, digest: str, card_summary: str
+    fitted: dict,
+    base_name: str,
+    train,
+    validation,
+    test,
+    config: Config,
+    digest: str,
+    card_summary: str,
 ) -> dict:
-    """The stack with neighbours, its kind weights tuned on validation (a child run of its own,
-    so the UI shows what the weights change)."""
+    """The best stack (on validation), its kind weights tuned on validation (a child run of
+    its own, so the UI shows what the weights change)."""
     import mlflow
 
     from newsclean.models import ReweightedKind
 
-    base_name = "stack-hgb + neighbours"
     model = ReweightedKind(fitted[base_name])
 
     def fit() -> None:
@@ -577,7 +604,7 @@ def _reweighted_run(
             {f"weight_{k}": round(w, 4) for k, w in zip(KINDS, model.weights, strict=True)}
         )
 
-    run_name = "stack-hgb + neighbours + val-weights"
+    run_name = f"{base_name} + val-weights"
     result = _kind_run(
         run_name,
         "candidate",
@@ -773,6 +800,8 @@ def extract_with_model(model, pages: list[bytes], text_only: bool = False) -> li
                     css_tokens=block.css_tokens,
                     container_share=block.container_share,
                     in_main_container=block.in_main_container,
+                    parent_id=block.parent_id,
+                    grandparent_id=block.grandparent_id,
                 )
             rows.append(row)
     if not rows:

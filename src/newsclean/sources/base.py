@@ -29,6 +29,8 @@ class Paragraph:
     css_tokens: str | None = None
     container_share: float | None = None
     in_main_container: float | None = None
+    parent_id: int | None = None
+    grandparent_id: int | None = None
     gold_score: float | None = None
     # Index in the document as its source produced it; stays stable when the build later
     # drops rows, so annotations keyed by (source, doc_id, position) keep pointing right.
@@ -44,6 +46,8 @@ class Paragraph:
             css_tokens=block.css_tokens,
             container_share=block.container_share,
             in_main_container=block.in_main_container,
+            parent_id=block.parent_id,
+            grandparent_id=block.grandparent_id,
             **labels,  # type: ignore[arg-type]
         )
 
