@@ -107,3 +107,90 @@ def test_container_means_pool_over_blocks_that_share_a_container():
     # the same container number in another document is another container
     text_only = container_means(values, frame[["doc_id"]], "parent_id")
     np.testing.assert_allclose(text_only[:, 0], [0.5, 0.5, 0.5, 0.5, 0.5])
+
+
+# ------------------------------------------------------------------ numpy n-gram counts
+NGRAM_FIT = [
+    "The council approved the harbour budget on Monday.",
+    "Claim 50 free spins!Officials said the bridge reopened.",
+    "Café owners in Tessaro welcome the bridge; naïve résumé façade.",
+    "Share this article · Sign up for our newsletter",
+    "Photo: R. Dalca/Portside Images The bridge at dawn.",
+    "© Tessaro Tribune Harbour bridge reopens after two-year repair…",
+] * 3
+NGRAM_TEXTS = [
+    *NGRAM_FIT[:6],
+    "",
+    "   ",
+    "a",
+    "tab\there\nnew line  double  space",
+    "ÉCOLE İstanbul ß ǅ Titlecase",  # lower() changes the length of some characters
+    "unknown characters: 😀 ✓ ∑",
+    "\x00 nul",
+]
+
+
+@pytest.mark.parametrize("ngram_range", [(2, 4), (2, 5)])
+@pytest.mark.parametrize("min_df", [1, 2])
+def test_char_tfidf_gives_scikit_learns_matrix(ngram_range, min_df):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from newsclean.features import CharTfidf
+
+    params = dict(analyzer="char_wb", ngram_range=ngram_range, min_df=min_df, sublinear_tf=True)
+    expected = TfidfVectorizer(**params).fit(NGRAM_FIT).transform(NGRAM_TEXTS)
+    fast = CharTfidf(**params).fit(NGRAM_FIT)
+    got = fast.transform(NGRAM_TEXTS)
+    assert got.shape == expected.shape
+    assert (got != expected).nnz == 0
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    assert fast._index() is not None  # the numpy path was taken
+
+
+def test_char_tfidf_falls_back_where_numpy_counts_do_not_apply():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from newsclean.features import CharTfidf
+
+    for params in ({"analyzer": "char", "ngram_range": (1, 3)}, {"lowercase": False}):
+        params = {"analyzer": "char_wb", "ngram_range": (2, 4), **params}
+        expected = TfidfVectorizer(**params).fit(NGRAM_FIT).transform(NGRAM_TEXTS)
+        got = CharTfidf(**params).fit(NGRAM_FIT).transform(NGRAM_TEXTS)
+        assert (got != expected).nnz == 0
+    with pytest.raises(ValueError, match="strings"):
+        CharTfidf(analyzer="char_wb", ngram_range=(2, 4)).fit(NGRAM_FIT).transform(["ok", None])
+
+
+def test_fast_char_tfidf_swaps_fitted_vectorizers_inside_models():
+    """A model trained with scikit-learn's vectorizer gets the fast transform in place; its
+    predictions do not change."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    from newsclean.features import CharTfidf, fast_char_tfidf
+
+    model = Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        ("word", TfidfVectorizer()),
+                        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))),
+                    ]
+                ),
+            ),
+            ("classifier", LogisticRegression()),
+        ]
+    )
+    labels = ["news", "spam", "news", "boilerplate", "news", "teaser"] * 3
+    model.fit(NGRAM_FIT, labels)
+    before = model.predict_proba(NGRAM_TEXTS)
+    assert fast_char_tfidf(model) == 1
+    union = model.named_steps["features"]
+    assert type(union.transformer_list[1][1]) is CharTfidf
+    assert type(union.transformer_list[0][1]) is TfidfVectorizer  # words stay as they are
+    np.testing.assert_allclose(model.predict_proba(NGRAM_TEXTS), before)
+    assert fast_char_tfidf(model) == 0  # already swapped

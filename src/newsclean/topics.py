@@ -40,6 +40,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from newsclean.config import TOPICS, Config
+from newsclean.features import CharTfidf
 
 UNKNOWN = "unknown"
 SHARED_TOPICS = ("world", "business", "sci_tech", "sports")  # BBC News ∩ AG News
@@ -153,7 +154,7 @@ class TopicTagger(BaseEstimator):
         if self.features == "word":
             return word
         if self.features == "word+char":
-            char = TfidfVectorizer(
+            char = CharTfidf(  # scikit-learn's TfidfVectorizer, transforming faster
                 lowercase=True,
                 analyzer="char_wb",
                 ngram_range=(2, 5),
