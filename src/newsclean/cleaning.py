@@ -516,15 +516,19 @@ class Cleaner:
         out: list[tuple[list[Segment], np.ndarray]] = []
         rows: list[dict[str, Any]] = []
         owners: list[tuple[int, int]] = []
+        html_rows = (  # one conversion, not a pandas row lookup per paragraph
+            frame[[c for c in ("html_tag", "css_tokens", *HTML_NUMBERS) if c in frame]].to_dict(
+                "records"
+            )
+            if frame is not None and self.settings.segment_html
+            else None
+        )
         for number, text in enumerate(texts):
             segments = split_segments(text)
             out.append((segments, np.full((len(segments), len(KINDS)), np.nan)))
             if len(segments) < 2:
                 continue
-            html = {}
-            if frame is not None and self.settings.segment_html:
-                source = frame.iloc[number]
-                html = {c: source[c] for c in ("html_tag", "css_tokens", *HTML_NUMBERS)}
+            html = html_rows[number] if html_rows is not None else {}
             for index in edge_indices(len(segments), max_edge):
                 segment = segments[index]
                 doc = f"{number}" if mode == "mini-document" else f"{number}:{index}"
