@@ -162,14 +162,37 @@ def test_char_tfidf_falls_back_where_numpy_counts_do_not_apply():
         CharTfidf(analyzer="char_wb", ngram_range=(2, 4)).fit(NGRAM_FIT).transform(["ok", None])
 
 
-def test_fast_char_tfidf_swaps_fitted_vectorizers_inside_models():
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ngram_range": (1, 2), "min_df": 1},
+        {"ngram_range": (1, 2), "min_df": 2, "max_features": 40},
+        {"ngram_range": (1, 3), "min_df": 1},
+        {"ngram_range": (2, 2), "min_df": 1},
+    ],
+)
+def test_word_tfidf_gives_scikit_learns_matrix(params):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from newsclean.features import WordTfidf
+
+    params = {"sublinear_tf": True, **params}
+    expected = TfidfVectorizer(**params).fit(NGRAM_FIT).transform(NGRAM_TEXTS)
+    fast = WordTfidf(**params).fit(NGRAM_FIT)
+    got = fast.transform(NGRAM_TEXTS)
+    assert (got != expected).nnz == 0
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    assert fast._index() is not None
+
+
+def test_fast_tfidf_swaps_fitted_vectorizers_inside_models():
     """A model trained with scikit-learn's vectorizer gets the fast transform in place; its
     predictions do not change."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    from newsclean.features import CharTfidf, fast_char_tfidf
+    from newsclean.features import CharTfidf, WordTfidf, fast_tfidf
 
     model = Pipeline(
         [
@@ -188,9 +211,9 @@ def test_fast_char_tfidf_swaps_fitted_vectorizers_inside_models():
     labels = ["news", "spam", "news", "boilerplate", "news", "teaser"] * 3
     model.fit(NGRAM_FIT, labels)
     before = model.predict_proba(NGRAM_TEXTS)
-    assert fast_char_tfidf(model) == 1
+    assert fast_tfidf(model) == 2
     union = model.named_steps["features"]
+    assert type(union.transformer_list[0][1]) is WordTfidf
     assert type(union.transformer_list[1][1]) is CharTfidf
-    assert type(union.transformer_list[0][1]) is TfidfVectorizer  # words stay as they are
     np.testing.assert_allclose(model.predict_proba(NGRAM_TEXTS), before)
-    assert fast_char_tfidf(model) == 0  # already swapped
+    assert fast_tfidf(model) == 0  # already swapped

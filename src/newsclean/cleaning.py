@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from newsclean.config import KINDS, TOPICS
-from newsclean.features import HTML_NUMBERS, SHALLOW_NAMES, fast_char_tfidf, shallow_features
+from newsclean.features import HTML_NUMBERS, SHALLOW_NAMES, fast_tfidf, shallow_features
 from newsclean.inputs import Article, InputError, RawArticle, to_article
 
 CLEANER_MODEL_NAME = "newsclean-cleaner"
@@ -390,10 +390,10 @@ class Cleaner:
         info: dict[str, Any] | None = None,
         stripper=None,
     ):
-        # Models trained before ``features.CharTfidf`` get its faster n-gram transform (the
-        # same output; the swap is done in place).
-        fast_char_tfidf(kind_model)
-        fast_char_tfidf(topic_model)
+        # Models trained with scikit-learn's TfidfVectorizer get the numpy transform of
+        # features.WordTfidf / CharTfidf (the same output; swapped in place).
+        fast_tfidf(kind_model)
+        fast_tfidf(topic_model)
         self.kind_model = kind_model
         self.topic_model = topic_model
         self.settings = settings or CleanerSettings()

@@ -369,82 +369,81 @@ class FillText(TransformerMixin, BaseEstimator):
         return frame[self.column].fillna("").astype(str).tolist()
 
 
-class CharTfidf(TfidfVectorizer):
-    """``TfidfVectorizer(analyzer="char_wb")`` whose transform counts n-grams with numpy.
+class _NumpyCountsTfidf(TfidfVectorizer):
+    """A ``TfidfVectorizer`` whose transform counts n-grams with numpy (fitting is
+    scikit-learn's own).
 
-    scikit-learn builds character n-grams one Python string at a time, and that was the
-    largest single cost of cleaning a page. Here all documents of a call become one array
-    of character codes; every n-gram becomes one integer key, looked up in the sorted keys of
-    the fitted vocabulary. Grams that scikit-learn would not produce (across a word gap, or
-    with a character the vocabulary never saw) have keys outside it. The matrix is the same
-    as scikit-learn's (tested); fitting is scikit-learn's own, and anything else (another
-    analyzer, a custom preprocessor) falls back to it.
+    scikit-learn builds every n-gram as a Python string and looks it up one at a time, the
+    largest single cost of cleaning a page. Here the documents of a call become one array of
+    unit codes (characters or tokens, numbered by the fitted vocabulary's units); each n-gram
+    becomes one integer key, looked up in the sorted keys of the vocabulary. An n-gram that
+    scikit-learn would not produce, or that holds a unit the vocabulary never saw, has a key
+    outside it. The matrix is scikit-learn's exactly (tested); settings this does not cover
+    fall back to scikit-learn.
     """
 
     def _count_vocab(self, raw_documents, fixed_vocab):
         if not fixed_vocab or not self._numpy_counts_apply():
             return super()._count_vocab(raw_documents, fixed_vocab)
-        return self.vocabulary_, self._numpy_counts(list(raw_documents))
-
-    def _numpy_counts_apply(self) -> bool:
-        return (
-            self.analyzer == "char_wb"
-            and self.ngram_range[0] >= 2
-            and self.lowercase
-            and self.strip_accents is None
-            and self.preprocessor is None
-            and self.input == "content"
-        )
-
-    def _index(self):
-        """(alphabet, base, sorted vocabulary keys, their columns) for the fitted vocabulary."""
-        cached = getattr(self, "_index_cache", None)
-        if cached is not None and cached[0] is self.vocabulary_:
-            return cached[1]
-        alphabet = np.array(sorted({ord(c) for gram in self.vocabulary_ for c in gram}), np.int64)
-        base = len(alphabet) + 2  # 0: unused, 1..A: the alphabet, A+1: any other character
-        if base ** self.ngram_range[1] * 8 >= 2**62:
-            index = None  # keys would overflow int64: scikit-learn's path
-        else:
-            code = {c: i + 1 for i, c in enumerate(alphabet.tolist())}
-            keys, columns = [], []
-            for gram, column in self.vocabulary_.items():
-                key = 0
-                for character in gram:
-                    key = key * base + code[ord(character)]
-                keys.append(key * 8 + len(gram))
-                columns.append(column)
-            order = np.argsort(keys)
-            index = (alphabet, base, np.asarray(keys, np.int64)[order], np.asarray(columns)[order])
-        self._index_cache = (self.vocabulary_, index)
-        return index
-
-    def _numpy_counts(self, documents: list[str]):
-        from scipy import sparse
-
-        index = self._index()
-        if index is None:
-            return super()._count_vocab(documents, True)[1]
-        alphabet, base, keys, columns = index
-        if not len(keys):
-            return sparse.csr_matrix((len(documents), len(self.vocabulary_)), dtype=self.dtype)
+        documents = list(raw_documents)
         for document in documents:
             if not isinstance(document, str):
                 raise ValueError(f"{type(self).__name__}: documents must be strings")
-        # char_wb pads each word with one space; words joined by single spaces give the same
-        # grams, plus grams across a gap, which are never in the vocabulary.
-        texts = [f" {' '.join(d.lower().split())} " if d.strip() else "" for d in documents]
-        lengths = np.fromiter((len(t) for t in texts), np.int64, count=len(texts))
-        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-        points = points.astype(np.int64)
-        slot = np.minimum(np.searchsorted(alphabet, points), max(len(alphabet) - 1, 0))
-        known = alphabet[slot] == points if len(alphabet) else np.zeros(len(points), bool)
-        codes = np.where(known, slot + 1, len(alphabet) + 1)
-        owner = np.repeat(np.arange(len(texts)), lengths)
+        index = self._index()
+        if index is None:  # keys would overflow int64
+            return super()._count_vocab(documents, fixed_vocab)
+        return self.vocabulary_, self._numpy_counts(documents, index)
+
+    def _numpy_counts_apply(self) -> bool:
+        return (
+            self.lowercase
+            and self.strip_accents is None
+            and self.preprocessor is None
+            and self.tokenizer is None
+            and self.stop_words is None
+            and self.input == "content"
+        )
+
+    def _units_of(self, entry: str) -> list[str]:
+        raise NotImplementedError
+
+    def _encode(self, documents: list[str], code: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(unit codes of all documents in a row, 0 for unknown units; each unit's document)."""
+        raise NotImplementedError
+
+    def _index(self):
+        """(unit codes, base, sorted vocabulary keys, their columns) of the fitted vocabulary."""
+        cached = getattr(self, "_index_cache", None)
+        if cached is not None and cached[0] is self.vocabulary_:
+            return cached[1]
+        units = sorted({u for entry in self.vocabulary_ for u in self._units_of(entry)})
+        code = {u: i + 1 for i, u in enumerate(units)}
+        base = len(units) + 1  # 0: a unit the vocabulary never saw
+        index = None
+        if base ** self.ngram_range[1] * 8 < 2**62:
+            keys, columns = [], []
+            for entry, column in self.vocabulary_.items():
+                key = 0
+                parts = self._units_of(entry)
+                for unit in parts:
+                    key = key * base + code[unit]
+                keys.append(key * 8 + len(parts))
+                columns.append(column)
+            order = np.argsort(keys)
+            index = (code, base, np.asarray(keys, np.int64)[order], np.asarray(columns)[order])
+        self._index_cache = (self.vocabulary_, index)
+        return index
+
+    def _numpy_counts(self, documents: list[str], index):
+        from scipy import sparse
+
+        code, base, keys, columns = index
+        shape = (len(documents), len(self.vocabulary_))
+        codes, owner = self._encode(documents, code)
         rows, cols = [], []
         total = len(codes)
         for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
-            if total < n:
+            if total < n or not len(keys):
                 break
             starts = total - n + 1
             key = codes[:starts].copy()
@@ -455,30 +454,81 @@ class CharTfidf(TfidfVectorizer):
             hit = (keys[slot] == key) & (owner[:starts] == owner[n - 1 : n - 1 + starts])
             rows.append(owner[:starts][hit])
             cols.append(columns[slot[hit]])
-        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        if not rows:
+            return sparse.csr_matrix(shape, dtype=self.dtype)
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
         counts = sparse.coo_matrix(
-            (np.ones(len(rows), dtype=self.dtype), (rows, cols)),
-            shape=(len(texts), len(self.vocabulary_)),
+            (np.ones(len(rows), dtype=self.dtype), (rows, cols)), shape=shape
         ).tocsr()
         counts.sum_duplicates()
         counts.sort_indices()
         return counts
 
 
-def fast_char_tfidf(estimator):
-    """Swap every fitted char_wb ``TfidfVectorizer`` inside ``estimator`` (pipelines, column
-    transformers, our meta-estimators, lists and dicts of them) for a ``CharTfidf`` with the
-    same fitted state: the same output, faster. Returns the number swapped."""
+class CharTfidf(_NumpyCountsTfidf):
+    """``TfidfVectorizer(analyzer="char_wb")``, transforming with numpy (see the base class)."""
+
+    def _numpy_counts_apply(self) -> bool:
+        return (
+            super()._numpy_counts_apply()
+            and self.analyzer == "char_wb"
+            and self.ngram_range[0] >= 2
+        )
+
+    def _units_of(self, entry: str) -> list[str]:
+        return list(entry)
+
+    def _encode(self, documents: list[str], code: dict) -> tuple[np.ndarray, np.ndarray]:
+        # char_wb pads each word with one space; words joined by single spaces give the same
+        # grams, plus grams across a gap, which are never in the vocabulary.
+        texts = [f" {' '.join(d.lower().split())} " if d.strip() else "" for d in documents]
+        lengths = np.fromiter((len(t) for t in texts), np.int64, count=len(texts))
+        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        points = points.astype(np.int64)
+        alphabet = np.array(sorted(ord(c) for c in code), dtype=np.int64)
+        if not len(alphabet):
+            return np.zeros(len(points), np.int64), np.repeat(np.arange(len(texts)), lengths)
+        slot = np.minimum(np.searchsorted(alphabet, points), len(alphabet) - 1)
+        # alphabet is sorted by code point, as ``code`` numbers the sorted characters
+        codes = np.where(alphabet[slot] == points, slot + 1, 0)
+        return codes, np.repeat(np.arange(len(texts)), lengths)
+
+
+class WordTfidf(_NumpyCountsTfidf):
+    """``TfidfVectorizer(analyzer="word")`` (token n-grams), transforming with numpy: tokens
+    are found by the same pattern and numbered by the vocabulary's tokens."""
+
+    def _numpy_counts_apply(self) -> bool:
+        return super()._numpy_counts_apply() and self.analyzer == "word"
+
+    def _units_of(self, entry: str) -> list[str]:
+        return entry.split(" ")
+
+    def _encode(self, documents: list[str], code: dict) -> tuple[np.ndarray, np.ndarray]:
+        findall = re.compile(self.token_pattern).findall
+        get = code.get
+        per_document = [[get(t, 0) for t in findall(d.lower())] for d in documents]
+        lengths = np.fromiter((len(t) for t in per_document), np.int64, count=len(documents))
+        codes = np.fromiter(
+            (c for t in per_document for c in t), dtype=np.int64, count=int(lengths.sum())
+        )
+        return codes, np.repeat(np.arange(len(documents)), lengths)
+
+
+def fast_tfidf(estimator):
+    """Swap every fitted scikit-learn ``TfidfVectorizer`` inside ``estimator`` (pipelines,
+    column transformers, our meta-estimators, lists and dicts of them) for ``WordTfidf`` or
+    ``CharTfidf`` with the same fitted state: the same output, faster. Returns how many."""
     seen: set[int] = set()
+    faster = {"word": WordTfidf, "char_wb": CharTfidf}
 
     def visit(value) -> int:
         if id(value) in seen or isinstance(value, (str, bytes, int, float, np.ndarray)):
             return 0
         seen.add(id(value))
         if isinstance(value, TfidfVectorizer):
-            if type(value) is TfidfVectorizer and value.analyzer == "char_wb":
-                value.__class__ = CharTfidf
+            if type(value) is TfidfVectorizer and value.analyzer in faster:
+                value.__class__ = faster[value.analyzer]
                 return 1
             return 0
         if isinstance(value, dict):
@@ -497,7 +547,7 @@ def fast_char_tfidf(estimator):
 
 def word_tfidf(config: ModelConfig) -> TfidfVectorizer:
     """Word n-gram TF-IDF with a bounded vocabulary (an unbounded one made fits take minutes)."""
-    return TfidfVectorizer(
+    return WordTfidf(
         lowercase=True,
         ngram_range=(1, config.ngram_max),
         min_df=config.min_df,
