@@ -321,3 +321,25 @@ def test_cli_without_a_model_prints_one_line_and_fails(tmp_path):
     assert out.returncode == 1
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "make train" in lines[0], out.stderr
+
+
+def test_cleaner_gives_old_models_the_numpy_tfidf_transform():
+    """Models trained with scikit-learn's vectorizers (e.g. an earlier champion) get the
+    faster, equivalent transform when a Cleaner wraps them."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from newsclean.cleaning import Cleaner
+    from newsclean.features import CharTfidf, WordTfidf
+
+    def model(analyzer: str):
+        texts = ["Officials said the bridge reopened.", "Claim 50 free spins now!"] * 3
+        return Pipeline(
+            [("tfidf", TfidfVectorizer(analyzer=analyzer)), ("lr", LogisticRegression())]
+        ).fit(texts, ["news", "spam"] * 3)
+
+    kind, topic = model("word"), model("char_wb")
+    Cleaner(kind, topic)
+    assert type(kind.named_steps["tfidf"]) is WordTfidf
+    assert type(topic.named_steps["tfidf"]) is CharTfidf
