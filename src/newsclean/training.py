@@ -433,6 +433,8 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         )
         _log_dataset(train.assign(kind=y_train), TASKS["kind"], digest, "train")
         fitted: dict[str, object] = {}
+        # What every kind child run needs besides its model: the splits and the run tags.
+        context = (train, validation, test, config, digest, card_summary)
         for run_name, role, build, params in kind_candidates(config):
             model = build()
             result = _kind_run(
@@ -441,12 +443,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 params,
                 model,
                 lambda mdl=model: mdl.fit(train[KIND_COLUMNS], y_train),
-                train,
-                validation,
-                test,
-                config,
-                digest,
-                card_summary,
+                *context,
             )
             results.append(result)
             fitted[run_name] = model
@@ -478,12 +475,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                     lambda s=stack: s.fit_with_base(
                         train[KIND_COLUMNS], y_train, base, cache=fitted
                     ),
-                    train,
-                    validation,
-                    test,
-                    config,
-                    digest,
-                    card_summary,
+                    *context,
                 )
             )
             fitted[run_name] = stack
@@ -491,18 +483,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             (r for r in results if r["run_name"] in {name for *_, name in STACKS}),
             key=lambda r: r["metrics"]["val_selection_score"],
         )
-        results.append(
-            _reweighted_run(
-                fitted,
-                best_stack["run_name"],
-                train,
-                validation,
-                test,
-                config,
-                digest,
-                card_summary,
-            )
-        )
+        results.append(_reweighted_run(fitted, best_stack["run_name"], *context))
         candidates_only = [r for r in results if r["role"] == "candidate"]
         best = max(candidates_only, key=lambda r: r["metrics"]["val_selection_score"])
         best_model = fitted[best["run_name"]]
