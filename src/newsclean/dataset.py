@@ -22,6 +22,7 @@ import pandas as pd
 
 from newsclean.annotations import apply_annotations
 from newsclean.config import SPLITS, Config
+from newsclean.segmentation import CONTAINER_FIELDS
 from newsclean.sources import SOURCES, BuildLog, Document, iter_documents, select_sources
 from newsclean.sources.base import check_labels
 from newsclean.text import normalise
@@ -40,10 +41,7 @@ COLUMNS = [
     "link_density",
     "dom_depth",
     "css_tokens",
-    "container_share",
-    "in_main_container",
-    "parent_id",
-    "grandparent_id",
+    *CONTAINER_FIELDS,
     "gold_score",
     "text_sha1",
 ]
@@ -226,7 +224,7 @@ def to_frame(documents: list[Document], splits: dict[tuple[str, str], str]) -> p
     # float with NaN (not a nullable int): model signatures and text input need plain floats.
     frame["dom_depth"] = frame["dom_depth"].astype("float32")
     frame["gold_score"] = frame["gold_score"].astype("float32")
-    for column in ("container_share", "in_main_container", "parent_id", "grandparent_id"):
+    for column in CONTAINER_FIELDS:
         frame[column] = frame[column].astype("float32")
     for column in ("kind", "topic", "html_tag", "css_tokens"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
@@ -249,10 +247,7 @@ def dataset_digest(frame: pd.DataFrame) -> str:
         "link_density",
         "dom_depth",
         "css_tokens",
-        "container_share",
-        "in_main_container",
-        "parent_id",
-        "grandparent_id",
+        *CONTAINER_FIELDS,
     ]
     for row in frame[key_columns].itertuples(index=False, name=None):
         digest.update(json.dumps(row, default=str, ensure_ascii=False).encode("utf-8"))

@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from newsclean.config import ModelConfig
+from newsclean.segmentation import CONTAINER_FIELDS
 
 INPUT_COLUMNS = ["text"]
 PAGE_COLUMNS = [
@@ -30,21 +31,11 @@ PAGE_COLUMNS = [
     "link_density",
     "dom_depth",
     "css_tokens",
-    "container_share",
-    "in_main_container",
-    "parent_id",
-    "grandparent_id",
+    *CONTAINER_FIELDS,
 ]
 # The numeric HTML columns (NaN for text input). The two ids are not features themselves:
 # ``models.NeighbourStack`` pools probabilities over blocks that share a container.
-HTML_NUMBERS = [
-    "link_density",
-    "dom_depth",
-    "container_share",
-    "in_main_container",
-    "parent_id",
-    "grandparent_id",
-]
+HTML_NUMBERS = ["link_density", "dom_depth", *CONTAINER_FIELDS]
 BLOCK_TAG_GROUPS = {
     "p": "p",
     "div": "div",

@@ -48,7 +48,7 @@ from newsclean.cleaning import (
 )
 from newsclean.config import KINDS
 from newsclean.inputs import Article
-from newsclean.segmentation import Block
+from newsclean.segmentation import CONTAINER_FIELDS, Block
 
 JUNK_KINDS = ("spam", "teaser", "boilerplate")
 # P(fragment at the start of the paragraph) per junk kind; the rest go at the end.
@@ -157,10 +157,7 @@ def make_glued(
                     link_density=_none(row.link_density),
                     dom_depth=_none(row.dom_depth),
                     css_tokens=_none(row.css_tokens),
-                    container_share=_none(getattr(row, "container_share", None)),
-                    in_main_container=_none(getattr(row, "in_main_container", None)),
-                    parent_id=_int_or_none(getattr(row, "parent_id", None)),
-                    grandparent_id=_int_or_none(getattr(row, "grandparent_id", None)),
+                    **{name: _none(getattr(row, name, None)) for name in CONTAINER_FIELDS},
                 )
             )
             records.append(
@@ -182,11 +179,6 @@ def make_glued(
             )
         articles.append(Article(f"{source}/{doc_id}", blocks))
     return GluedCorpus(articles, pd.DataFrame(records))
-
-
-def _int_or_none(value):
-    value = _none(value)
-    return None if value is None else int(value)
 
 
 def _none(value):

@@ -104,6 +104,9 @@ _TEXT_WRAPPER_RE = re.compile(r"^\s*<text\b[^>]*>", re.IGNORECASE)
 # A block counts as article-like text for the container features when it has this many words
 # and less than half of its characters in links.
 ARTICLE_LIKE_WORDS = 8
+# The block fields set by ``_add_container_features``: the one list the dataset, the model
+# input and the cleaner take them from.
+CONTAINER_FIELDS = ("container_share", "in_main_container", "parent_id", "grandparent_id")
 
 
 @dataclass

@@ -31,6 +31,7 @@ from newsclean.evaluation import (
 )
 from newsclean.features import INPUT_COLUMNS, PAGE_COLUMNS
 from newsclean.models import tfidf_logreg
+from newsclean.segmentation import CONTAINER_FIELDS
 
 
 @dataclass(frozen=True)
@@ -327,10 +328,7 @@ def kind_signature():
         "link_density": "double",
         "dom_depth": "double",
         "css_tokens": "string",
-        "container_share": "double",
-        "in_main_container": "double",
-        "parent_id": "double",
-        "grandparent_id": "double",
+        **dict.fromkeys(CONTAINER_FIELDS, "double"),
     }
     inputs = [ColSpec("string", "text")] + [
         ColSpec(kind, name, required=False) for name, kind in optional.items()
@@ -779,10 +777,7 @@ def extract_with_model(model, pages: list[bytes], text_only: bool = False) -> li
                     link_density=block.link_density,
                     dom_depth=block.dom_depth,
                     css_tokens=block.css_tokens,
-                    container_share=block.container_share,
-                    in_main_container=block.in_main_container,
-                    parent_id=block.parent_id,
-                    grandparent_id=block.grandparent_id,
+                    **{name: getattr(block, name) for name in CONTAINER_FIELDS},
                 )
             rows.append(row)
     if not rows:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsclean.config import KINDS, TOPICS
-from newsclean.segmentation import Block
+from newsclean.segmentation import CONTAINER_FIELDS, Block
 
 
 @dataclass
@@ -44,10 +44,7 @@ class Paragraph:
             link_density=block.link_density,
             dom_depth=block.dom_depth,
             css_tokens=block.css_tokens,
-            container_share=block.container_share,
-            in_main_container=block.in_main_container,
-            parent_id=block.parent_id,
-            grandparent_id=block.grandparent_id,
+            **{name: getattr(block, name) for name in CONTAINER_FIELDS},
             **labels,  # type: ignore[arg-type]
         )
 
