@@ -335,7 +335,7 @@ def test_ensemble_candidates_combine_the_single_candidates_taggers():
     config = load_config(environ={})
     candidates = topic_candidates(config)
     ensembles = [c for c in candidates if "members" in c.params]
-    assert len(ensembles) == 2 and len({c.run_name for c in candidates}) == len(candidates)
+    assert len(ensembles) == 3 and len({c.run_name for c in candidates}) == len(candidates)
     singles = [c.params for c in candidates if "members" not in c.params]
     for candidate in ensembles:
         members = candidate.params["members"]
