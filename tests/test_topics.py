@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from newsclean.config import TOPICS, load_config
+from newsclean.features import CharTfidf, WordTfidf
 from newsclean.topics import (
     SMOOTHING_GRID,
     THRESHOLD_GRID,
@@ -312,6 +314,33 @@ def test_an_ensemble_averages_its_members_probabilities():
         frame_of(new["text"].tolist(), doc_id=["d", "d"])
     )
     np.testing.assert_allclose(smoothed[0], expected.mean(axis=0))
+
+
+def test_an_ensemble_transforms_once_per_distinct_vectorizer(monkeypatch):
+    frame, labels = ensemble_data()
+    word = {"features": "word", "classifier": "logreg", "min_df": 1, "calibration": "none"}
+    svc = {"features": "word+char", "classifier": "linearsvc", "C": 0.5, "min_df": 1}
+    nblr = {"features": "word+char", "classifier": "nb-logreg", "min_df": 1}
+    bigram_only = {**word, "ngram_max": 1}  # a different word vectorizer: not shared
+    members = (word, svc, nblr, bigram_only)
+    model = pickle.loads(pickle.dumps(TopicTagger(members=members).fit(frame, labels)))
+    new = frame_of(["the striker scored a late goal", "profits at the bank rose"])
+    alone = [m.paragraph_proba(new) for m in model.members_]  # each member on its own
+    calls = {"WordTfidf": 0, "CharTfidf": 0}
+    for cls in (WordTfidf, CharTfidf):
+        original = cls.transform
+
+        def counted(self, texts, _original=original):
+            calls[type(self).__name__] += 1
+            return _original(self, texts)
+
+        monkeypatch.setattr(cls, "transform", counted)
+    np.testing.assert_array_equal(model.paragraph_proba(new), np.mean(alone, axis=0))
+    assert calls == {"WordTfidf": 2, "CharTfidf": 1}
+    assert model.vectorizer_owners_ == [((0, 0),), ((0, 0), (1, 1)), ((0, 0), (1, 1)), ((3, 0),)]
+    # Pickled after use, the owners are positions, still right for the unpickled copy.
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.paragraph_proba(new), np.mean(alone, axis=0))
 
 
 def test_nb_logreg_scales_words_by_their_topic_ratio_and_calibrates():

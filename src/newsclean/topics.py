@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -217,6 +218,7 @@ class TopicTagger(BaseEstimator):
         Their errors differ (an SVC on word+char n-grams, a logistic regression on words), so
         the mean of their calibrated probabilities is a little better than either alone."""
         frame = pd.DataFrame({"text": texts})
+        self.__dict__.pop("vectorizer_owners_", None)  # worked out again for the new members
         self.members_ = [
             TopicTagger(seed=self.seed, **params).fit(frame, labels) for params in self.members
         ]
@@ -230,12 +232,50 @@ class TopicTagger(BaseEstimator):
     def paragraph_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Each paragraph on its own: calibrated probabilities over TOPICS (fixed order); for
         an ensemble, the mean over its members."""
-        if self.members:
-            return np.mean([m.paragraph_proba(X) for m in self.members_], axis=0)
-        fitted = self.pipeline_.predict_proba(_texts(X))
+        texts = _texts(X)
+        if not self.members:
+            return self._proba_of(self.pipeline_.steps[0][1].transform(texts))
+        # Members mostly share vectorizers (same settings, fitted on the same texts): each
+        # distinct one transforms the texts once, and every member reuses its matrix.
+        owners = self._vectorizer_owners()
+        matrices: dict[tuple[int, int], object] = {}
+        probas = []
+        for index, member in enumerate(self.members_):
+            parts = []
+            for part, owner in zip(_vectorizer_parts(member), owners[index], strict=True):
+                if owner not in matrices:
+                    matrices[owner] = part.transform(texts)
+                parts.append(matrices[owner])
+            features = parts[0] if len(parts) == 1 else sparse.hstack(parts).tocsr()
+            probas.append(member._proba_of(features))
+        return np.mean(probas, axis=0)
+
+    def _proba_of(self, features) -> np.ndarray:
+        """The fitted classifier's probabilities, placed in the TOPICS columns."""
+        fitted = self.pipeline_.steps[-1][1].predict_proba(features)
         proba = np.zeros((len(fitted), len(TOPICS)), dtype=np.float64)
         proba[:, self.column_index_] = fitted
         return proba
+
+    def _vectorizer_owners(self) -> list[tuple[tuple[int, int], ...]]:
+        """For each member, for each of its vectorizers, the (member, part) of the first
+        vectorizer with the same fitted state: equal transforms, so the matrix is shared.
+        Worked out once per fitted ensemble (positions, not object ids, so it pickles)."""
+        owners = getattr(self, "vectorizer_owners_", None)
+        if owners is None:
+            seen: list[tuple[tuple[int, int], object]] = []
+            owners = []
+            for index, member in enumerate(self.members_):
+                found = []
+                for part_index, part in enumerate(_vectorizer_parts(member)):
+                    owner = next((k for k, v in seen if _same_fitted(v, part)), None)
+                    if owner is None:
+                        owner = (index, part_index)
+                        seen.append((owner, part))
+                    found.append(owner)
+                owners.append(tuple(found))
+            self.vectorizer_owners_ = owners
+        return owners
 
     def smooth(self, proba: np.ndarray, X: pd.DataFrame, smoothing: float | None = None):
         """Mix each news paragraph's distribution with its document's average (see module)."""
@@ -287,6 +327,26 @@ class TopicTagger(BaseEstimator):
         for index, topic in enumerate(TOPICS):
             out[f"p_{topic}"] = proba[:, index]
         return out
+
+
+def _vectorizer_parts(member: TopicTagger) -> list:
+    """A single tagger's fitted vectorizers, in the order its features are stacked."""
+    features = member.pipeline_.steps[0][1]
+    if isinstance(features, FeatureUnion):
+        if features.transformer_weights:
+            raise ValueError("weighted feature unions are not shared")
+        return [transformer for _, transformer in features.transformer_list]
+    return [features]
+
+
+def _same_fitted(a, b) -> bool:
+    """Whether two fitted TF-IDF vectorizers transform every text the same way."""
+    return (
+        type(a) is type(b)
+        and a.get_params() == b.get_params()
+        and a.vocabulary_ == b.vocabulary_
+        and np.array_equal(a.idf_, b.idf_)
+    )
 
 
 def document_keys(X: pd.DataFrame) -> np.ndarray:
