@@ -316,7 +316,7 @@ def test_an_ensemble_averages_its_members_probabilities():
     np.testing.assert_allclose(smoothed[0], expected.mean(axis=0))
 
 
-def test_an_ensemble_transforms_once_per_distinct_vectorizer(monkeypatch):
+def test_an_ensemble_fits_and_transforms_once_per_distinct_vectorizer(monkeypatch):
     frame, labels = ensemble_data()
     word = {"features": "word", "classifier": "logreg", "min_df": 1, "calibration": "none"}
     svc = {"features": "word+char", "classifier": "linearsvc", "C": 0.5, "min_df": 1}
@@ -325,6 +325,11 @@ def test_an_ensemble_transforms_once_per_distinct_vectorizer(monkeypatch):
     members = (word, svc, nblr, bigram_only)
     model = pickle.loads(pickle.dumps(TopicTagger(members=members).fit(frame, labels)))
     new = frame_of(["the striker scored a late goal", "profits at the bank rose"])
+    # Members with the same vectorizer settings were fitted with one shared vectorizer.
+    word_of = [m.pipeline_.steps[0][1] for m in model.members_]
+    assert word_of[0] is word_of[1].transformer_list[0][1] is word_of[2].transformer_list[0][1]
+    assert word_of[1].transformer_list[1][1] is word_of[2].transformer_list[1][1]
+    assert word_of[3] is not word_of[0]
     alone = [m.paragraph_proba(new) for m in model.members_]  # each member on its own
     calls = {"WordTfidf": 0, "CharTfidf": 0}
     for cls in (WordTfidf, CharTfidf):

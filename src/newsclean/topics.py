@@ -198,15 +198,35 @@ class TopicTagger(BaseEstimator):
             raise ValueError(f"labels outside TOPICS: {unknown}")
         if self.members:
             return self._fit_members(texts, labels)
+        return self._fit_single(texts, labels, {})
+
+    def _fit_single(self, texts: list[str], labels: np.ndarray, shared: dict) -> TopicTagger:
+        """Fit the vectorizer(s), then the classifier on their matrix. ``shared`` maps a
+        vectorizer's settings to (fitted vectorizer, training matrix): ensemble members with
+        the same settings share one fit (the same texts give the same vocabulary)."""
         counts = pd.Series(labels).value_counts()
-        self.pipeline_ = Pipeline(
-            [
-                ("features", self._vectorizer()),
-                ("classifier", self._classifier(len(texts), int(counts.min()))),
-            ]
+        features = self._vectorizer()
+        parts = (
+            [transformer for _, transformer in features.transformer_list]
+            if isinstance(features, FeatureUnion)
+            else [features]
         )
-        self.pipeline_.fit(texts, labels)
-        fitted = list(self.pipeline_.classes_)
+        matrices = []
+        for position, part in enumerate(parts):
+            key = (type(part).__name__, repr(sorted(part.get_params().items())))
+            if key not in shared:
+                shared[key] = (part, part.fit_transform(texts))
+            parts[position], matrix = shared[key]
+            matrices.append(matrix)
+        if isinstance(features, FeatureUnion):
+            names = [name for name, _ in features.transformer_list]
+            features.transformer_list = list(zip(names, parts, strict=True))
+        else:
+            features = parts[0]
+        matrix = matrices[0] if len(matrices) == 1 else sparse.hstack(matrices).tocsr()
+        classifier = self._classifier(len(texts), int(counts.min())).fit(matrix, labels)
+        self.pipeline_ = Pipeline([("features", features), ("classifier", classifier)])
+        fitted = list(classifier.classes_)
         # Topics never seen in training (e.g. a BBC-only model has no lifestyle) get p = 0.
         self.column_index_ = np.array([TOPICS.index(c) for c in fitted])
         self.classes_ = np.array(TOPICS, dtype=object)
@@ -217,10 +237,11 @@ class TopicTagger(BaseEstimator):
         """An ensemble: one tagger per parameter dict in ``members``, each fitted on its own.
         Their errors differ (an SVC on word+char n-grams, a logistic regression on words), so
         the mean of their calibrated probabilities is a little better than either alone."""
-        frame = pd.DataFrame({"text": texts})
         self.__dict__.pop("vectorizer_owners_", None)  # worked out again for the new members
+        shared: dict = {}  # vectorizers fitted once for all members with the same settings
         self.members_ = [
-            TopicTagger(seed=self.seed, **params).fit(frame, labels) for params in self.members
+            TopicTagger(seed=self.seed, **params)._fit_single(texts, labels, shared)
+            for params in self.members
         ]
         self.classes_ = np.array(TOPICS, dtype=object)
         self.trained_topics_ = tuple(
