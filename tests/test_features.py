@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from newsclean import features
 from newsclean.features import (
     SHALLOW_NAMES,
     DenseFeatures,
@@ -51,6 +54,118 @@ def test_shallow_flags_and_counts():
         sum(c.isupper() for c in first) / letters
     )
     assert not values[-1].any()  # empty text: all zeros, no division by zero
+
+
+def _reference_shallow(texts: list[str]) -> np.ndarray:
+    """The statistics written the plain way, one regex per count or flag: shallow_features
+    takes faster routes (byte counts, prechecks) that must give exactly these values."""
+
+    def counts(function) -> np.ndarray:
+        return np.array([function(t) for t in texts], dtype=np.float32)
+
+    chars = counts(len)
+    n_words = counts(lambda t: len(t.split()))
+    letters = np.maximum(counts(lambda t: sum(c.isascii() and c.isalpha() for c in t)), 1)
+    stop = counts(
+        lambda t: sum(
+            w.lower().strip(features._STRIP_CHARS) in features._STOPWORDS for w in t.split()
+        )
+    )
+    safe_chars, safe_words = np.maximum(chars, 1), np.maximum(n_words, 1)
+    columns = [
+        np.log1p(chars),
+        np.log1p(n_words),
+        chars / safe_words,
+        counts(lambda t: len(re.findall(r"[A-Z]", t))) / letters,
+        counts(lambda t: len(re.findall(r"(?:^|\s)[A-Z]", t))) / safe_words,
+        counts(lambda t: len(re.findall(r"\d", t))) / safe_chars,
+        counts(lambda t: len(re.findall(r"[^\w\s]", t))) / safe_chars,
+        stop / safe_words,
+        np.minimum(counts(lambda t: t.count("!")), 5),
+    ]
+    for name, pattern in features._PATTERNS.items():
+        flags = 0 if name in features._CASE_SENSITIVE else re.IGNORECASE
+        columns.append(counts(lambda t, p=pattern, f=flags: re.search(p, t, f) is not None))
+    return np.column_stack(columns).astype(np.float32)
+
+
+FRAGMENTS = [
+    "Officials said",
+    "THE",
+    "Éclair",
+    "İstanbul",
+    "ΣΟΦΙΑ",
+    "naïve",
+    "o'clock",
+    "9:40",
+    "a.m.",
+    "pm",
+    "GMT",
+    "utc",
+    "Jan 5",
+    "12 march",
+    "2019",
+    "1850",
+    "٣٤",
+    "²",
+    "$",
+    "£500",
+    "€",
+    "¥",
+    "₹",
+    "usd",
+    "EURO",
+    "gbp",
+    "euros",
+    "100%",
+    "!",
+    "?!",
+    "…",
+    "...",
+    "©",
+    "(c)",
+    "Photo:",
+    "by Ada",
+    "|",
+    "•",
+    "www.x.com",
+    "https://a.b",
+    "bonus",
+    "betting",
+    "better",
+    "Read more",
+    "sign up",
+    "log in",
+    "login",
+    "won",
+    "_",
+    "a_b",
+    "\t",
+    "\x1c",
+    "\u00a0",
+    "\u2003",
+    "\n",
+    "—",
+    "«quoted»",
+    "\udcff",
+    "x" * 3,
+    "",
+]
+
+
+def test_shallow_features_equal_the_plain_regex_definitions():
+    rng = np.random.default_rng(7)
+    texts = (
+        [
+            "".join(
+                rng.choice([" ", "", ". ", "  "]) + str(f) for f in rng.choice(FRAGMENTS, size=k)
+            )
+            for k in rng.integers(0, 12, size=3000)
+        ]
+        + TEXTS
+        + FRAGMENTS
+    )
+    np.testing.assert_array_equal(shallow_features(texts), _reference_shallow(texts))
 
 
 def test_shallow_features_accept_missing_values_and_return_private_copies():
