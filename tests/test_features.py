@@ -261,6 +261,11 @@ def test_char_tfidf_gives_scikit_learns_matrix(ngram_range, min_df):
     np.testing.assert_array_equal(got.indptr, expected.indptr)
     np.testing.assert_array_equal(got.indices, expected.indices)
     assert fast._index() is not None  # the numpy path was taken
+    # A model pickled by the version that cached sorted keys: that cache is dropped, not used.
+    stale = CharTfidf(**params).fit(NGRAM_FIT)
+    stale._index_cache = (stale.vocabulary_, ({}, 1, np.array([0]), np.array([0])))
+    assert (stale.transform(NGRAM_TEXTS) != expected).nnz == 0
+    assert not hasattr(stale, "_index_cache")
 
 
 def test_char_tfidf_falls_back_where_numpy_counts_do_not_apply():
