@@ -24,6 +24,7 @@ from newsclean.cleaning import (
     parse_keep,
     split_segments,
     strip_decision,
+    url_spans,
 )
 from newsclean.config import KINDS
 from newsclean.inputs import InputError
@@ -76,6 +77,25 @@ def test_abbreviations_brands_decimals_and_urls_do_not_split(text):
         assert pieces(text) == ["Prices rose 4.5%.", "Analysts expected 4.2%."]
     else:
         assert len(segments) == 1, pieces(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Visit WWW.Example.COM today",
+        "HTTP://harbour/news and https://x.y/z?q=1",
+        "Harbour.Co.Uk/News, tessaro.io and mail.de.",
+        "Not a url: e.g. the comet, a .comma, 3.5 units.",
+        "ftp://files",
+        "Ünïcode täxt www.beispiel.DE und ıo.ıo",
+        "plain text without any dot",
+        "",
+    ],
+)
+def test_url_spans_equal_the_url_pattern(text):
+    from newsclean.cleaning import _URL_RE
+
+    assert url_spans(text) == [m.span() for m in _URL_RE.finditer(text)]
 
 
 def test_segments_cover_the_text_in_order():

@@ -183,6 +183,20 @@ _URL_RE = re.compile(
     r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|io|co|uk|de|fr)\b\S*",
     re.IGNORECASE,
 )
+_URL_TLDS = ("com", "org", "net", "gov", "edu", "io", "co", "uk", "de", "fr")  # as in _URL_RE
+# An ASCII text holds a match of _URL_RE only if it holds one of these (the regex is slow).
+_URL_MARKERS = ("://", "www.", *(f".{tld}" for tld in _URL_TLDS))
+
+
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every URL-like token; the regex runs only where one can be."""
+    if text.isascii():
+        lowered = text.lower()
+        if not any(marker in lowered for marker in _URL_MARKERS):
+            return []
+    return [m.span() for m in _URL_RE.finditer(text)]
+
+
 # A kept part must contain a segment whose non-news probability is below this.
 NEWS_SEGMENT_MAX_NON_NEWS = 0.5
 # A join inside one token needs this many letters before it (one fewer when they start in
@@ -248,7 +262,7 @@ def split_segments(text: str) -> list[Segment]:
     lower-case letter and a capital ("…every Friday!Officials", "…£500Officials")."""
     if len(text) < 2:
         return [Segment(0, len(text), False)] if text else []
-    urls = [m.span() for m in _URL_RE.finditer(text)]
+    urls = url_spans(text)
     cuts = sorted(set(_sentence_boundaries(text, urls)) | set(_glue_boundaries(text, urls)))
     segments: list[Segment] = []
     start, glued = 0, False
