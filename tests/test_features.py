@@ -337,3 +337,21 @@ def test_fast_tfidf_swaps_fitted_vectorizers_inside_models():
     assert type(union.transformer_list[1][1]) is CharTfidf
     np.testing.assert_allclose(model.predict_proba(NGRAM_TEXTS), before)
     assert fast_tfidf(model) == 0  # already swapped
+
+
+def test_css_tokens_vectorise_repeated_class_strings_once_with_the_same_matrix():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from newsclean.features import CssTokens
+
+    tokens = ["article body", "nav menu", None, "article body", "share", "nav menu", ""] * 3
+    frame = pd.DataFrame({"css_tokens": tokens})
+    model = CssTokens(min_df=1).fit(frame)
+    expected = CountVectorizer(binary=True, min_df=1, dtype=np.float32).fit(
+        [t or "" for t in tokens]
+    )
+    got = model.transform(frame)
+    want = expected.transform([t or "" for t in tokens])
+    assert got.shape == want.shape and (got != want).nnz == 0
+    np.testing.assert_array_equal(got.indices, want.indices)
+    assert model.transform(frame.iloc[:0]).shape == (0, want.shape[1])

@@ -695,7 +695,9 @@ class CssTokens(TransformerMixin, BaseEstimator):
 
         if self.vectorizer_ is None:
             return sparse.csr_matrix((len(frame), 1), dtype=np.float32)
-        return self.vectorizer_.transform(FillText("css_tokens").transform(frame))
+        # The blocks of a page repeat a few class strings: vectorise each distinct one once.
+        codes, distinct = pd.factorize(pd.Series(FillText("css_tokens").transform(frame)))
+        return self.vectorizer_.transform(list(distinct))[codes]
 
 
 class _EnsureColumns(TransformerMixin, BaseEstimator):
