@@ -62,6 +62,15 @@ def test_summary_row_fits_the_training_results_table(cleaner_store):
     assert "| cleaner |" in table and "nan" in table
 
 
+def test_loading_a_cleaner_settles_the_garbage_collector(cleaner):
+    import gc
+
+    from newsclean.cleaning import GC_THRESHOLDS
+
+    assert gc.get_freeze_count() > 0  # the loaded models are out of the collector's reach
+    assert gc.get_threshold()[0] >= GC_THRESHOLDS[0]
+
+
 def test_pyfunc_predict_in_process(cleaner_store, cleaner):
     model = serving.CleanerModel(cleaner)
     frame = pd.DataFrame(

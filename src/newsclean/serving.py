@@ -34,6 +34,7 @@ from newsclean.cleaning import (
     CleanerSettings,
     ModelNotFoundError,
     parse_keep,
+    settle_garbage_collector,
 )
 from newsclean.config import Config, load_config
 from newsclean.inputs import RECORD_FIELDS, InputError, raw_from_record
@@ -191,6 +192,7 @@ class CleanerModel(PythonModel):
         config = dict(context.model_config or {})
         settings = CleanerSettings.from_dict(config.get("settings", {}))
         self.cleaner = Cleaner(kind, topic, settings, config.get("info", {}), stripper)
+        settle_garbage_collector()  # the models stay for the life of the process
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[dict]:
         from mlflow.exceptions import MlflowException
