@@ -71,6 +71,21 @@ def test_unusable_declared_charset_falls_back_to_cp1252(declared):
 
 def test_clean_whitespace():
     assert clean_whitespace("  one\u00a0two\n\tthree   four ") == "one two three four"
+
+
+def test_clean_whitespace_equals_the_regex_definition():
+    import re
+    import sys
+
+    # str.split and the regex \s agree on every code point...
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert spaces == [chr(c) for c in range(sys.maxunicode + 1) if re.match(r"\s", chr(c))]
+    # ...so collapsing runs gives the same text as the regex does.
+    pieces = ["a", "Bé", "\u200b", "x\u00a0y", "", *spaces]
+    rng = __import__("random").Random(3)
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(8)))
+        assert clean_whitespace(text) == re.sub(r"\s+", " ", text).strip()
     assert clean_whitespace(" \n\t ") == ""
 
 
