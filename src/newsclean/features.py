@@ -234,11 +234,10 @@ def shallow_features(texts) -> np.ndarray:
     safe_chars = np.maximum(chars, 1)
     safe_words = np.maximum(n_words, 1)
     encoded = [t.encode("utf-8", "surrogatepass") for t in values]
+    # UTF-8 writes ASCII as itself and everything else as bytes >= 0x80, which the table drops.
     letters = np.maximum(
         np.fromiter(
-            (len(t.encode("ascii", "ignore").translate(None, _NOT_ASCII_LETTER)) for t in values),
-            dtype=np.float32,
-            count=n,
+            (len(b.translate(None, _NOT_ASCII_LETTER)) for b in encoded), np.float32, count=n
         ),
         1,
     )

@@ -206,11 +206,7 @@ class TopicTagger(BaseEstimator):
         the same settings share one fit (the same texts give the same vocabulary)."""
         counts = pd.Series(labels).value_counts()
         features = self._vectorizer()
-        parts = (
-            [transformer for _, transformer in features.transformer_list]
-            if isinstance(features, FeatureUnion)
-            else [features]
-        )
+        parts = _vectorizer_parts(features)
         matrices = []
         for position, part in enumerate(parts):
             key = (type(part).__name__, repr(sorted(part.get_params().items())))
@@ -263,7 +259,9 @@ class TopicTagger(BaseEstimator):
         probas = []
         for index, member in enumerate(self.members_):
             parts = []
-            for part, owner in zip(_vectorizer_parts(member), owners[index], strict=True):
+            for part, owner in zip(
+                _vectorizer_parts(member.pipeline_.steps[0][1]), owners[index], strict=True
+            ):
                 if owner not in matrices:
                     matrices[owner] = part.transform(texts)
                 parts.append(matrices[owner])
@@ -288,7 +286,8 @@ class TopicTagger(BaseEstimator):
             owners = []
             for index, member in enumerate(self.members_):
                 found = []
-                for part_index, part in enumerate(_vectorizer_parts(member)):
+                vectorizers = _vectorizer_parts(member.pipeline_.steps[0][1])
+                for part_index, part in enumerate(vectorizers):
                     owner = next((k for k, v in seen if _same_fitted(v, part)), None)
                     if owner is None:
                         owner = (index, part_index)
@@ -350,19 +349,17 @@ class TopicTagger(BaseEstimator):
         return out
 
 
-def _vectorizer_parts(member: TopicTagger) -> list:
-    """A single tagger's fitted vectorizers, in the order its features are stacked."""
-    features = member.pipeline_.steps[0][1]
+def _vectorizer_parts(features) -> list:
+    """The vectorizers of a tagger's feature step (``TopicTagger._vectorizer``: one, or an
+    unweighted FeatureUnion), in the order their matrices are stacked."""
     if isinstance(features, FeatureUnion):
-        if features.transformer_weights:
-            raise ValueError("weighted feature unions are not shared")
         return [transformer for _, transformer in features.transformer_list]
     return [features]
 
 
 def _same_fitted(a, b) -> bool:
     """Whether two fitted TF-IDF vectorizers transform every text the same way."""
-    return (
+    return a is b or (
         type(a) is type(b)
         and a.get_params() == b.get_params()
         and a.vocabulary_ == b.vocabulary_
