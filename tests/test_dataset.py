@@ -12,6 +12,7 @@ import pytest
 
 from newsclean import dataset
 from newsclean.config import KINDS, SPLITS, TOPICS
+from newsclean.labels import rule_for
 from newsclean.sources import SOURCES, BuildLog, Document, Paragraph
 from newsclean.text import text_sha1
 
@@ -62,6 +63,9 @@ def test_build_on_the_sample(sample_build):
     assert frame["html_tag"].isna().all()  # text source: no page facts
     assert card["rows"] == len(frame)
     assert card["notes"]["sources"] == ["sample"]
+    # The label rules ran: no byline, timestamp or picture credit is left labelled news.
+    assert "label_rules.changed" in card["notes"]
+    assert frame.loc[frame["kind"] == "news", "text"].map(rule_for).isna().all()
 
 
 def test_schema_of_the_sample_build(sample_build):

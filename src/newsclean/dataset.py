@@ -22,6 +22,7 @@ import pandas as pd
 
 from newsclean.annotations import apply_annotations
 from newsclean.config import SPLITS, Config
+from newsclean.labels import apply_label_rules
 from newsclean.segmentation import CONTAINER_FIELDS
 from newsclean.sources import SOURCES, BuildLog, Document, iter_documents, select_sources
 from newsclean.sources.base import check_labels
@@ -266,6 +267,7 @@ def build(config: Config) -> tuple[pd.DataFrame, dict]:
     splits = assign_splits(documents, config)
     frame = to_frame(documents, splits)
     frame = apply_annotations(frame, config.paths.annotations_dir, log)
+    frame = apply_label_rules(frame, log)
     frame = frame.sort_values(["source", "split", "doc_id", "position"], kind="stable")
     frame = frame.reset_index(drop=True)
     digest = dataset_digest(frame)
