@@ -355,3 +355,57 @@ def test_css_tokens_vectorise_repeated_class_strings_once_with_the_same_matrix()
     assert got.shape == want.shape and (got != want).nnz == 0
     np.testing.assert_array_equal(got.indices, want.indices)
     assert model.transform(frame.iloc[:0]).shape == (0, want.shape[1])
+
+
+# --------------------------------------------------------------------------- comment sections
+
+
+def _page(texts: list[str], doc: str = "d") -> pd.DataFrame:
+    return pd.DataFrame({"doc_id": doc, "position": range(len(texts)), "text": texts})
+
+
+def test_comment_features_mark_the_blocks_after_the_comment_heading():
+    frame = _page(
+        [
+            "Firefighters contained the blaze on Monday after three days.",  # 0 article
+            "0 comments",  # 1 a heading by the byline
+            "Residents returned to their homes on Tuesday, the county said.",  # 2 article
+            "Reader views (5)",  # 3 the comment section
+            "I have lived here for years and never seen a fire like it.",  # 4
+            "- Louise, Lancaster, UK",  # 5
+            "4 agree | 5 disagree",  # 6
+        ]
+    )
+    out = features.comment_features(frame)
+    names = features.COMMENT_NAMES
+    column = {name: out[:, names.index(name)].tolist() for name in names}
+    assert column["comment_heading"] == [0, 1, 0, 1, 0, 0, 0]
+    assert column["after_comment_heading"] == [0, 1, 1, 1, 1, 1, 1]
+    # After the *last* heading: the article paragraph between the two headings is not.
+    assert column["after_last_comment_heading"] == [0, 0, 0, 1, 1, 1, 1]
+    assert column["comment_cue"] == [0, 0, 0, 0, 0, 1, 1]
+
+
+def test_comment_features_follow_page_order_and_stay_inside_a_document():
+    page = _page(["Comments", "Great article, thanks.", "Officials said on Monday."], "a")
+    other = _page(["Officials said on Monday.", "The talks resume next week."], "b")
+    frame = pd.concat([other, page]).iloc[::-1].reset_index(drop=True)  # shuffled rows
+    out = features.comment_features(frame)
+    after = dict(zip(zip(frame["doc_id"], frame["position"], strict=True), out[:, 0], strict=True))
+    assert after[("a", 0)] == after[("a", 1)] == after[("a", 2)] == 1
+    assert after[("b", 0)] == after[("b", 1)] == 0
+
+
+def test_a_long_paragraph_about_comments_is_not_a_heading():
+    frame = _page(["Comments from the minister drew criticism from opposition parties today."])
+    assert features.comment_features(frame)[0].tolist() == [0, 0, 0, 0]
+
+
+def test_dense_features_add_the_comment_columns_and_old_models_keep_their_width():
+    frame = _page(["Comments", "Great article.", "By then it was late."])
+    with_comments = features.DenseFeatures().transform(frame)
+    without = features.DenseFeatures(comments=False).transform(frame)
+    assert with_comments.shape[1] == without.shape[1] + len(features.COMMENT_NAMES)
+    pickled_before = features.DenseFeatures()
+    del pickled_before.comments  # what unpickling a model saved before the option gives
+    assert pickled_before.transform(frame).shape == without.shape
