@@ -80,13 +80,12 @@ def is_byline(text: str) -> bool:
     match = _BYLINE_RE.match(text[_STAMP_PREFIX_RE.match(text).end() :])
     if match is None or not match.group(1)[0].isupper():
         return False
-    if (
-        _NOT_A_NAME_RE.fullmatch(match.group(1).rstrip("."))
-        or match.group(1) == "The"
-        and (len(words) > 5)
-    ):
+    name = match.group(1).rstrip(".")
+    if _NOT_A_NAME_RE.fullmatch(name):
         return False
-    return not (text.rstrip()[-1:] in ".!?" and len(words) > 8)
+    if name == "The" and len(words) > 5:  # "By The Associated Press", not "By the end of…"
+        return False
+    return not (text.rstrip()[-1:] in ".!?" and len(words) > 8)  # a sentence, not a credit
 
 
 def is_credit(text: str) -> bool:
