@@ -239,16 +239,3 @@ def test_reweighted_kind_moves_the_decision_and_keeps_probabilities_normalised()
     # As a meta-estimator it also fits a clone of its model itself.
     fitted = ReweightedKind(_FixedKind(), (1.0, 1.0, 0.5, 1.0)).fit(frame, ["spam", "news"])
     assert fitted.predict(frame).tolist() == ["news", "news"]
-
-
-def test_comment_stack_sees_the_comment_columns_and_old_stacks_do_not(sample_frame):
-    from newsclean.features import COMMENT_NAMES
-
-    frame = sample_frame.head(40)
-    proba = np.full((len(frame), len(KINDS)), 0.25)
-    plain = NeighbourStack(None, neighbours=True)
-    with_comments = NeighbourStack(None, neighbours=True, comments=True)
-    width = plain._second_features(frame, proba).shape[1]
-    assert with_comments._second_features(frame, proba).shape[1] == width + len(COMMENT_NAMES)
-    del with_comments.comments  # a stack pickled before the option
-    assert with_comments._second_features(frame, proba).shape[1] == width

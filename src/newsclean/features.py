@@ -351,55 +351,6 @@ def context_features(frame: pd.DataFrame) -> np.ndarray:
     ).astype(np.float32)
 
 
-# A comment section's heading ("Comments (3)", "Reader views", "Leave a reply", "Have your say"):
-# the blocks after it are readers' prose, which reads like news.
-COMMENT_HEADING_RE = re.compile(
-    r"^\W*(?:\d+\s+)?(?:(?:reader|user|your)s?'?\s+)?(?:comments?|views|reactions|responses"
-    r"|discussion|have your say|join the (?:conversation|discussion)|leave a (?:comment|reply)"
-    r"|post a comment|add (?:your|a) (?:comment|view))\b\s*(?:\(\d+\))?\W*$",
-    re.IGNORECASE,
-)
-# A comment's own furniture: "- Louise, Lancaster, UK", "Examiner Reader said:",
-# "4 agree | 5 disagree", "Reply | Report abuse".
-COMMENT_CUE_RE = re.compile(
-    r"^(?:[-–—]\s*[A-Z][\w.'’]*(?:\s+[\w.'’]+){0,3}(?:,\s*[\w.'’]+(?:\s+[\w.'’]+){0,3}){0,2}"
-    r"|.{1,40}\s(?:said|wrote|says):"
-    r"|\d+\s+agree\s*\|\s*\d+\s+disagree"
-    r"|(?:reply|report(?: abuse)?|permalink|recommend)(?:\s*\|\s*\w+)*)\s*$",
-    re.IGNORECASE,
-)
-COMMENT_HEADING_MAX_WORDS = 6
-COMMENT_NAMES = [
-    "after_comment_heading",
-    "after_last_comment_heading",
-    "comment_heading",
-    "comment_cue",
-]
-
-
-def comment_features(frame: pd.DataFrame) -> np.ndarray:
-    """Where a block sits relative to the page's comment headings, and comment furniture.
-
-    ``after_comment_heading``: at or after the document's first comment heading;
-    ``after_last_comment_heading``: at or after its last one (a heading near the top, such as
-    "0 comments" by the byline, leaves the article itself before the last one)."""
-    texts = frame["text"].fillna("").astype(str)
-    words = texts.str.split().str.len().to_numpy()
-    heading = (words <= COMMENT_HEADING_MAX_WORDS) & texts.str.match(COMMENT_HEADING_RE).to_numpy()
-    cue = texts.str.match(COMMENT_CUE_RE).to_numpy()
-    order, codes = _document_order(frame)
-    sorted_heading = pd.Series(heading[order].astype(np.int8))
-    after_first = sorted_heading.groupby(codes).cummax().to_numpy()
-    at_or_after = sorted_heading[::-1].groupby(codes[::-1]).cumsum().to_numpy()[::-1]
-    strictly_later = (at_or_after - sorted_heading.to_numpy()) > 0
-    out = np.zeros((len(frame), len(COMMENT_NAMES)), dtype=np.float32)
-    out[order, 0] = after_first
-    out[order, 1] = after_first * (1 - strictly_later)
-    out[:, 2] = heading
-    out[:, 3] = cue
-    return out
-
-
 def html_features(frame: pd.DataFrame) -> np.ndarray:
     tags = frame["html_tag"].fillna("none").astype(str).str.lower()
     groups = tags.map(lambda t: BLOCK_TAG_GROUPS.get(t, "none" if t == "none" else "other"))
@@ -426,10 +377,9 @@ def html_features(frame: pd.DataFrame) -> np.ndarray:
 class DenseFeatures(TransformerMixin, BaseEstimator):
     """Shallow text, context and HTML statistics of each paragraph and its neighbours."""
 
-    def __init__(self, neighbours: bool = True, html: bool = True, comments: bool = True):
+    def __init__(self, neighbours: bool = True, html: bool = True):
         self.neighbours = neighbours
         self.html = html
-        self.comments = comments
 
     def fit(self, frame: pd.DataFrame, y=None):
         return self
@@ -438,8 +388,6 @@ class DenseFeatures(TransformerMixin, BaseEstimator):
         frame = ensure_page_columns(frame)
         shallow = shallow_features(frame["text"])
         parts = [shallow, context_features(frame)]
-        if getattr(self, "comments", False):  # models pickled before the option lack it
-            parts.append(comment_features(frame))
         if self.neighbours:
             index = [SHALLOW_NAMES.index(n) for n in NEIGHBOUR_NAMES]
             parts.append(neighbour_values(shallow[:, index], frame, offsets=(-2, -1, 1, 2)))
@@ -680,12 +628,12 @@ def _clip(values: np.ndarray) -> np.ndarray:
 DENSE_CLIP = 5.0
 
 
-def dense_pipeline(neighbours: bool = True, html: bool = True, comments: bool = True) -> Pipeline:
+def dense_pipeline(neighbours: bool = True, html: bool = True) -> Pipeline:
     """Dense statistics, standardised and clipped: a rare flag divided by a tiny standard
     deviation would otherwise reach values in the hundreds and make the model overconfident."""
     return Pipeline(
         [
-            ("stats", DenseFeatures(neighbours=neighbours, html=html, comments=comments)),
+            ("stats", DenseFeatures(neighbours=neighbours, html=html)),
             ("scale", StandardScaler()),
             ("clip", FunctionTransformer(_clip)),
         ]
@@ -693,25 +641,16 @@ def dense_pipeline(neighbours: bool = True, html: bool = True, comments: bool = 
 
 
 def kind_features(
-    config: ModelConfig,
-    html: bool = True,
-    neighbours: bool = True,
-    chars: bool = True,
-    comments: bool = True,
+    config: ModelConfig, html: bool = True, neighbours: bool = True, chars: bool = True
 ) -> Pipeline:
-    """The full kind feature set: word and char TF-IDF, dense statistics (with the comment
-    section features unless ``comments`` is false), CSS tokens."""
+    """The full kind feature set: word and char TF-IDF, dense statistics, CSS tokens."""
     transformers = [
         (
             "word_tfidf",
             Pipeline([("text", FillText("text")), ("tfidf", word_tfidf(config))]),
             ["text"],
         ),
-        (
-            "dense",
-            dense_pipeline(neighbours=neighbours, html=html, comments=comments),
-            PAGE_COLUMNS,
-        ),
+        ("dense", dense_pipeline(neighbours=neighbours, html=html), PAGE_COLUMNS),
     ]
     if chars:
         transformers.insert(

@@ -163,9 +163,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
     and the document's mean, so a paragraph can borrow evidence from its page. Without it,
     it is the gradient-boosted model on dense features plus the linear model's scores. With
     ``containers`` it also sees the mean probabilities of the blocks that share its parent
-    and its grandparent element (the article body, a link list, a comment thread). With
-    ``comments`` it also sees where the block sits relative to the page's comment headings
-    (``features.comment_features``).
+    and its grandparent element (the article body, a link list, a comment thread).
     """
 
     def __init__(
@@ -176,7 +174,6 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         seed: int = 0,
         max_iter: int = 200,
         containers: bool = False,
-        comments: bool = False,
     ):
         self.base = base
         self.neighbours = neighbours
@@ -184,13 +181,10 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.max_iter = max_iter
         self.containers = containers
-        self.comments = comments
 
     def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
         frame = ensure_page_columns(X)
-        # Models pickled before the comments option lack it: their boosting saw no such columns.
-        comments = getattr(self, "comments", False)
-        parts = [proba, DenseFeatures(neighbours=False, comments=comments).transform(frame)]
+        parts = [proba, DenseFeatures(neighbours=False).transform(frame)]
         if self.neighbours:
             parts.append(neighbour_values(proba, frame, offsets=(-2, -1, 1, 2)))
             codes = pd.factorize(frame["doc_id"].astype(str))[0]

@@ -396,7 +396,7 @@ def kind_candidates(config: Config) -> list[tuple[str, str, Callable, dict]]:
             {
                 "model": "hierarchical_sgd",
                 "first_stage": "five_way",
-                "features": "word+char+dense+context+comments+html",
+                "features": "word+char+dense+context+html",
                 **sgd,
             },
         ),
@@ -455,14 +455,12 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 seed=config.data.seed,
                 max_iter=config.model.stack_iterations,
                 containers=containers,
-                comments=True,
             )
             params = {
                 "model": "stack_hgb",
                 "base": base_name,
                 "neighbours": neighbours,
                 "containers": containers,
-                "comments": True,
                 "folds": config.model.stack_folds,
                 "iterations": config.model.stack_iterations,
             }
