@@ -51,22 +51,15 @@ NOT_MATCHED = [
 ]
 
 
-@pytest.mark.parametrize("text", TIMESTAMPS)
-def test_timestamps_are_found(text):
-    assert is_timestamp(text)
-    assert rule_for(text) == "timestamp"
-
-
-@pytest.mark.parametrize("text", BYLINES)
-def test_bylines_are_found(text):
-    assert is_byline(text)
-    assert rule_for(text) in {"byline", "timestamp"}
-
-
-@pytest.mark.parametrize("text", CREDITS)
-def test_picture_credits_are_found(text):
-    assert is_credit(text)
-    assert rule_for(text) == "credit"
+@pytest.mark.parametrize(
+    ("text", "check", "rule"),
+    [(t, is_timestamp, "timestamp") for t in TIMESTAMPS]
+    + [(t, is_byline, "byline") for t in BYLINES]
+    + [(t, is_credit, "credit") for t in CREDITS],
+)
+def test_bylines_timestamps_and_credits_are_found(text, check, rule):
+    assert check(text)
+    assert rule_for(text) == rule
 
 
 @pytest.mark.parametrize("text", NOT_MATCHED)

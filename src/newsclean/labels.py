@@ -113,7 +113,8 @@ def apply_label_rules(frame: pd.DataFrame, log: BuildLog) -> pd.DataFrame:
     Notes ``label_rules.<source>.<rule>.<old kind>`` for every change, so the data card shows
     what the rules moved and from where."""
     rules = frame["text"].map(rule_for)
-    changed = rules.notna() & (frame["kind"].fillna("unknown") != "boilerplate")
+    old_kinds = frame["kind"].fillna("unknown")  # the note's name for a block of unknown kind
+    changed = rules.notna() & (old_kinds != "boilerplate")
     out = frame.copy()
     if not changed.any():
         log.note("label_rules.changed", 0)
@@ -122,7 +123,7 @@ def apply_label_rules(frame: pd.DataFrame, log: BuildLog) -> pd.DataFrame:
         zip(
             frame.loc[changed, "source"],
             rules[changed],
-            frame.loc[changed, "kind"].fillna("unknown"),
+            old_kinds[changed],
             strict=True,
         )
     )
