@@ -47,6 +47,10 @@ def test_kind_parent_and_child_runs_are_logged(trained):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
     assert len(parents) == 1
     assert parents[0].data.tags["mlflow.note.content"].startswith("kind: best candidate")
+    # The whole task's cost sits on the parent run, the figures the note reports.
+    assert parents[0].data.metrics["peak_memory_mb"] > 50
+    assert parents[0].data.metrics["task_seconds"] > 0
+    assert parents[0].data.tags["peak_memory_scope"] in {"task", "process"}
     names = {r.info.run_name for r in children}
     assert {
         "majority-class",
@@ -81,7 +85,9 @@ def test_best_candidate_is_registered_as_champion(trained):
     )
     assert len(predicted) == 2
     assert results[0]["promoted"] is True
-    assert "kind" in results_table(results)
+    table = results_table(results)
+    assert "kind" in table and "peak MB" in table
+    assert f"| {results[0]['peak_memory_mb']:.0f} |" in table
 
 
 def test_tuned_weights_fix_an_over_predicted_kind():

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from newsclean import memory
 from newsclean.config import KINDS, SPLITS, TOPICS, Config
 from newsclean.sources import SOURCES
 from newsclean.sources.base import BuildLog
-
-
-def _peak_memory_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def make_card(
@@ -56,7 +51,7 @@ def make_card(
         "rows": int(len(frame)),
         "documents": int(frame.groupby(["source", "doc_id"]).ngroups),
         "seconds": round(seconds, 1),
-        "peak_memory_mb": round(_peak_memory_mb(), 1),
+        "peak_memory_mb": round(memory.peak_mb(), 1),
         "seed": config.data.seed,
         "align_threshold": config.data.align_threshold,
         "per_split": frame["split"].value_counts().reindex(list(SPLITS), fill_value=0).to_dict(),

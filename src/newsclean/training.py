@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from newsclean import dataset, tracking
+from newsclean import dataset, memory, tracking
 from newsclean.config import KINDS, TOPICS, Config
 from newsclean.evaluation import (
     classification_metrics,
@@ -96,20 +96,37 @@ def train_all(config: Config, tasks: list[str] | None = None) -> list[dict]:
     tracking.configure(config)
     results = []
     for name in [t for t in tasks or TASKS if t != "cleaner"]:
+        started, per_task = time.perf_counter(), memory.reset_peak()
         if name == "kind":
-            results.append(train_kind(frame, config, digest, card))
+            result = train_kind(frame, config, digest, card)
         elif name == "topic":
             from newsclean import topics  # the topic tagger has its own training flow
 
-            results.append(topics.train_topic(frame, config, digest, card))
+            result = topics.train_topic(frame, config, digest, card)
         else:
-            results.append(train_task(TASKS[name], frame, config, digest, card))
+            result = train_task(TASKS[name], frame, config, digest, card)
+        results.append(_with_resources(result, time.perf_counter() - started, per_task))
     if tasks is None or "cleaner" in tasks:
         # The product over the champions; a partial run (one task) leaves the cleaner as it is.
         from newsclean.serving import build_and_register_cleaner
 
         results.append(build_and_register_cleaner(config, digest, card))
     return results
+
+
+def _with_resources(result: dict, seconds: float, per_task: bool) -> dict:
+    """Add the task's wall time and peak memory (the whole task: candidates, page-level
+    scoring, leave-one-corpus-out) to its summary row and its parent run."""
+    import mlflow
+
+    resources = {"task_seconds": round(seconds, 1), "peak_memory_mb": round(memory.peak_mb(), 1)}
+    if result.get("parent_run_id"):
+        client = mlflow.MlflowClient()
+        for key, value in resources.items():
+            client.log_metric(result["parent_run_id"], key, value)
+        scope = "task" if per_task else "process"
+        client.set_tag(result["parent_run_id"], "peak_memory_scope", scope)
+    return {**result, **resources}
 
 
 def train_task(task: Task, frame: pd.DataFrame, config: Config, digest: str, card: dict) -> dict:
@@ -294,14 +311,19 @@ def _run_candidate(
 
 
 def results_table(results: list[dict]) -> str:
-    header = "| task | best candidate | val macro-F1 | test macro-F1 | test news F1 | champion |"
-    lines = [header, "|---|---|---:|---:|---:|---|"]
+    header = (
+        "| task | best candidate | val macro-F1 | test macro-F1 | test news F1 | task s "
+        "| peak MB | champion |"
+    )
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in results:
         news = f"{r['test_news_f1']:.4f}" if "test_news_f1" in r else "-"
+        seconds = f"{r['task_seconds']:.0f}" if "task_seconds" in r else "-"
+        peak = f"{r['peak_memory_mb']:.0f}" if "peak_memory_mb" in r else "-"
         lines.append(
             f"| {r['task']} | {r['best']} | {r['val_macro_f1']:.4f} | "
-            f"{r['test_macro_f1']:.4f} | {news} | {'yes' if r['promoted'] else 'no'}"
-            f" ({r['reason']}) |"
+            f"{r['test_macro_f1']:.4f} | {news} | {seconds} | {peak} | "
+            f"{'yes' if r['promoted'] else 'no'} ({r['reason']}) |"
         )
     return "\n".join(lines)
 
