@@ -15,6 +15,7 @@ from newsclean.features import (
     container_means,
     ensure_page_columns,
     html_features,
+    sequence_features,
     shallow_features,
 )
 
@@ -222,6 +223,35 @@ def test_container_means_pool_over_blocks_that_share_a_container():
     # the same container number in another document is another container
     text_only = container_means(values, frame[["doc_id"]], "parent_id")
     np.testing.assert_allclose(text_only[:, 0], [0.5, 0.5, 0.5, 0.5, 0.5])
+
+
+def test_sequence_features_place_a_block_relative_to_the_news_mass():
+    """A page of menu, two news blocks, comments; rows shuffled, and a second page: each
+    block's share of the news mass before/after and its distance to likely news."""
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["a"] * 5 + ["b"] * 2,
+            "position": [0, 1, 2, 3, 4, 0, 1],
+            "text": ["x" * 99] * 7,
+        }
+    )
+    p_news = np.array([0.0, 1.0, 1.0, 0.0, 0.0, 0.2, 0.9])
+    shuffled = [4, 0, 6, 2, 5, 1, 3]
+    features = sequence_features(p_news[shuffled], frame.iloc[shuffled])
+    by_row = np.empty_like(features)
+    by_row[shuffled] = features
+    before, after, d_before, d_after, window, past_end, before_start = by_row.T
+    np.testing.assert_allclose(before[:5], [0, 0, 0.5, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(after[:5], [1, 0.5, 0, 0, 0], atol=1e-6)
+    # the comments sit 1 and 2 blocks after the last news block, with none after them
+    np.testing.assert_allclose(np.expm1(d_before[:5]), [50, 50, 1, 1, 2], rtol=1e-5)
+    np.testing.assert_allclose(np.expm1(d_after[:5]), [1, 1, 50, 50, 50], rtol=1e-5)
+    assert past_end[:5].tolist() == [0, 0, 1, 1, 1]
+    assert before_start[:5].tolist() == [1, 1, 0, 0, 0]
+    # the window mean stays inside its page; page b's menu is before its only news block
+    np.testing.assert_allclose(window, [0.4] * 5 + [0.55] * 2, rtol=1e-5)
+    assert np.expm1(d_after[5]) == pytest.approx(1) and before_start[5] == 1
+    assert sequence_features(np.zeros(0), frame.head(0)).shape == (0, 7)
 
 
 # ------------------------------------------------------------------ numpy n-gram counts

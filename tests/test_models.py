@@ -211,6 +211,27 @@ def test_container_stack_sees_its_containers(sample_frame):
     assert stack.predict_proba(text_only).shape == (len(frame), len(KINDS))
 
 
+def test_sequence_stack_adds_the_page_position_columns(sample_frame):
+    """``sequence`` adds the seven sequence features of the base p(news) to the second pass,
+    and the fitted stack still serves text-only input."""
+    frame = sample_frame.head(60).copy()
+    plain = NeighbourStack(None, neighbours=True, containers=True)
+    ordered = NeighbourStack(None, neighbours=True, containers=True, sequence=True)
+    proba = np.tile([0.7, 0.1, 0.1, 0.1], (len(frame), 1))
+    assert ordered._second_features(frame, proba).shape[1] == (
+        plain._second_features(frame, proba).shape[1] + 7
+    )
+    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
+    base = HierarchicalKind(
+        kind_features(config.model, chars=False),
+        linear_classifier(config.model, 0),
+        linear_classifier(config.model, 0),
+    )
+    y = frame["kind"].to_numpy(dtype=object)
+    stack = NeighbourStack(base, neighbours=True, folds=2, max_iter=20, sequence=True).fit(frame, y)
+    assert np.allclose(stack.predict_proba(frame[["text"]]).sum(axis=1), 1.0)
+
+
 class _FixedKind:
     """A fitted stand-in: every row news 0.4, spam 0.6."""
 

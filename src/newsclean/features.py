@@ -326,6 +326,67 @@ def container_means(values: np.ndarray, frame: pd.DataFrame, column: str) -> np.
     return np.column_stack([means[groups], np.log1p(sizes[groups])]).astype(np.float32)
 
 
+# How far (in blocks) the sequence features look for a likely-news block, and the width of
+# the moving average: past ~50 blocks the page is somewhere else; 11 blocks is about a screen.
+SEQUENCE_REACH = 50
+SEQUENCE_WINDOW = 5
+
+
+def sequence_features(p_news: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """Where a block sits relative to the page's likely article, from first-pass p(news).
+
+    A comment thread or a footer comes after nearly all of the page's news text, a menu
+    before it; the neighbours' probabilities alone cannot see that from two blocks away.
+    Per block: the share of the page's news mass (p(news) x log length) before and after
+    it, the distance to the nearest likely-news block (p > 0.5) before and after, the mean
+    p(news) of the blocks within ``SEQUENCE_WINDOW`` either side, and whether the block is
+    past the end or before the start of the news mass (share under 2%).
+    """
+    order, codes = _document_order(frame)
+    n = len(order)
+    if n == 0:
+        return np.zeros((0, 7), dtype=np.float32)
+    p = np.asarray(p_news, dtype=np.float64)[order]
+    lengths = frame["text"].fillna("").astype(str).str.len().to_numpy()[order]
+    mass = p * np.log1p(lengths)
+    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+    ends = np.r_[starts[1:], n]
+    sizes = ends - starts
+    start_of, end_of = np.repeat(starts, sizes), np.repeat(ends, sizes)
+    cumulative = np.r_[0.0, np.cumsum(mass)]
+    total = cumulative[end_of] - cumulative[start_of] + 1e-9
+    before = (cumulative[:-1] - cumulative[start_of]) / total
+    after = (cumulative[end_of] - cumulative[1:]) / total
+    index = np.arange(n)
+    likely = p > 0.5
+    # The last likely-news index at or before i, and the first at or after i, within the page.
+    last = np.maximum.accumulate(np.where(likely, index, -1))
+    following = np.where(likely, index, n)
+    first = np.minimum.accumulate(following[::-1])[::-1]
+    previous_hit = np.r_[-1, last[:-1]]
+    next_hit = np.r_[first[1:], n]
+    d_before = np.where(previous_hit >= start_of, index - previous_hit, SEQUENCE_REACH)
+    d_after = np.where(next_hit < end_of, next_hit - index, SEQUENCE_REACH)
+    window_start = np.maximum(index - SEQUENCE_WINDOW, start_of)
+    window_end = np.minimum(index + SEQUENCE_WINDOW + 1, end_of)
+    summed = np.r_[0.0, np.cumsum(p)]
+    window_mean = (summed[window_end] - summed[window_start]) / (window_end - window_start)
+    values = np.column_stack(
+        [
+            before,
+            after,
+            np.log1p(np.minimum(d_before, SEQUENCE_REACH)),
+            np.log1p(np.minimum(d_after, SEQUENCE_REACH)),
+            window_mean,
+            after < 0.02,
+            before < 0.02,
+        ]
+    )
+    result = np.empty_like(values)
+    result[order] = values
+    return result.astype(np.float32)
+
+
 def context_features(frame: pd.DataFrame) -> np.ndarray:
     """Position in the document, relative position, document length."""
     order, sorted_codes = _document_order(frame)

@@ -24,6 +24,7 @@ from newsclean.features import (
     container_means,
     ensure_page_columns,
     neighbour_values,
+    sequence_features,
     text_features,
 )
 
@@ -163,7 +164,10 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
     and the document's mean, so a paragraph can borrow evidence from its page. Without it,
     it is the gradient-boosted model on dense features plus the linear model's scores. With
     ``containers`` it also sees the mean probabilities of the blocks that share its parent
-    and its grandparent element (the article body, a link list, a comment thread).
+    and its grandparent element (the article body, a link list, a comment thread). With
+    ``sequence`` it also sees where it sits relative to the page's news mass (before, inside
+    or after the article, how far from the nearest likely-news block): comment threads and
+    footers come after nearly all of it.
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         seed: int = 0,
         max_iter: int = 200,
         containers: bool = False,
+        sequence: bool = False,
     ):
         self.base = base
         self.neighbours = neighbours
@@ -181,6 +186,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.max_iter = max_iter
         self.containers = containers
+        self.sequence = sequence
 
     def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
         frame = ensure_page_columns(X)
@@ -192,6 +198,8 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
             parts.append(means)
         if getattr(self, "containers", False):  # models pickled before the option lack it
             parts += [container_means(proba, frame, c) for c in ("parent_id", "grandparent_id")]
+        if getattr(self, "sequence", False):
+            parts.append(sequence_features(proba[:, KINDS.index("news")], frame))
         return np.hstack(parts).astype(np.float32)
 
     def out_of_fold(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:

@@ -469,7 +469,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             fitted[run_name] = model
         base_name = "hier-sgd + all-features"
         base = fitted[base_name]
-        for neighbours, containers, run_name in STACKS:
+        for neighbours, containers, sequence, run_name in STACKS:
             stack = NeighbourStack(
                 base,
                 neighbours=neighbours,
@@ -477,12 +477,14 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 seed=config.data.seed,
                 max_iter=config.model.stack_iterations,
                 containers=containers,
+                sequence=sequence,
             )
             params = {
                 "model": "stack_hgb",
                 "base": base_name,
                 "neighbours": neighbours,
                 "containers": containers,
+                "sequence": sequence,
                 "folds": config.model.stack_folds,
                 "iterations": config.model.stack_iterations,
             }
@@ -534,12 +536,13 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
     return {**summary_row, "page_table": page_table, "loco": loco, "all_runs": all_runs}
 
 
-# Second passes over the hierarchical model: (neighbours, containers, run name). All three
-# share one set of out-of-fold base probabilities, so each costs one boosting fit.
+# Second passes over the hierarchical model: (neighbours, containers, sequence, run name).
+# All share one set of out-of-fold base probabilities, so each costs one boosting fit.
 STACKS = (
-    (False, False, "stack-hgb + linear-scores"),
-    (True, False, "stack-hgb + neighbours"),
-    (True, True, "stack-hgb + neighbours + containers"),
+    (False, False, False, "stack-hgb + linear-scores"),
+    (True, False, False, "stack-hgb + neighbours"),
+    (True, True, False, "stack-hgb + neighbours + containers"),
+    (True, True, True, "stack-hgb + neighbours + containers + sequence"),
 )
 KIND_WEIGHT_GRID = tuple(float(w) for w in np.exp(np.linspace(-2.5, 1.5, 17)))
 
