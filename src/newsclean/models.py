@@ -170,6 +170,12 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
     footers come after nearly all of it.
     """
 
+    # Defaults for models pickled before these options existed (the champion may be one).
+    containers = False
+    sequence = False
+    learning_rate = 0.1
+    max_leaf_nodes = 31
+
     def __init__(
         self,
         base,
@@ -179,6 +185,8 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         max_iter: int = 200,
         containers: bool = False,
         sequence: bool = False,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
     ):
         self.base = base
         self.neighbours = neighbours
@@ -187,6 +195,8 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.containers = containers
         self.sequence = sequence
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
 
     def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
         frame = ensure_page_columns(X)
@@ -196,9 +206,9 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
             codes = pd.factorize(frame["doc_id"].astype(str))[0]
             means = pd.DataFrame(proba).groupby(codes).transform("mean").to_numpy()
             parts.append(means)
-        if getattr(self, "containers", False):  # models pickled before the option lack it
+        if self.containers:
             parts += [container_means(proba, frame, c) for c in ("parent_id", "grandparent_id")]
-        if getattr(self, "sequence", False):
+        if self.sequence:
             parts.append(sequence_features(proba[:, KINDS.index("news")], frame))
         return np.hstack(parts).astype(np.float32)
 
@@ -229,7 +239,8 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         second = self._second_features(X, oof)
         self.news_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter,
-            learning_rate=0.1,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
             random_state=self.seed,
             early_stopping=False,
         ).fit(second, y == "news")

@@ -478,6 +478,8 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 max_iter=config.model.stack_iterations,
                 containers=containers,
                 sequence=sequence,
+                learning_rate=config.model.stack_learning_rate,
+                max_leaf_nodes=config.model.stack_leaf_nodes,
             )
             params = {
                 "model": "stack_hgb",
@@ -487,6 +489,8 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 "sequence": sequence,
                 "folds": config.model.stack_folds,
                 "iterations": config.model.stack_iterations,
+                "learning_rate": config.model.stack_learning_rate,
+                "leaf_nodes": config.model.stack_leaf_nodes,
             }
             results.append(
                 _kind_run(
