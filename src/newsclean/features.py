@@ -289,6 +289,14 @@ def _document_order(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return order, codes[order]
 
 
+def _document_bounds(sorted_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row in document order, where its document starts and ends (exclusive)."""
+    n = len(sorted_codes)
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1] if n else np.zeros(0, int)
+    sizes = np.diff(np.r_[starts, n])
+    return np.repeat(starts, sizes), np.repeat(starts + sizes, sizes)
+
+
 def neighbour_values(values: np.ndarray, frame: pd.DataFrame, offsets=(-1, 1)) -> np.ndarray:
     """Values of the previous/next paragraphs of the same document (zeros past the edges)."""
     order, sorted_codes = _document_order(frame)
@@ -349,10 +357,7 @@ def sequence_features(p_news: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
     p = np.asarray(p_news, dtype=np.float64)[order]
     lengths = frame["text"].fillna("").astype(str).str.len().to_numpy()[order]
     mass = p * np.log1p(lengths)
-    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
-    ends = np.r_[starts[1:], n]
-    sizes = ends - starts
-    start_of, end_of = np.repeat(starts, sizes), np.repeat(ends, sizes)
+    start_of, end_of = _document_bounds(codes)
     cumulative = np.r_[0.0, np.cumsum(mass)]
     total = cumulative[end_of] - cumulative[start_of] + 1e-9
     before = (cumulative[:-1] - cumulative[start_of]) / total
@@ -390,16 +395,11 @@ def sequence_features(p_news: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
 def context_features(frame: pd.DataFrame) -> np.ndarray:
     """Position in the document, relative position, document length."""
     order, sorted_codes = _document_order(frame)
-    n = len(order)
-    rank = np.zeros(n, dtype=np.float32)
-    size = np.zeros(n, dtype=np.float32)
-    if n:
-        starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
-        lengths = np.diff(np.r_[starts, n])
-        rank_sorted = np.arange(n) - np.repeat(starts, lengths)
-        size_sorted = np.repeat(lengths, lengths)
-        rank[order] = rank_sorted
-        size[order] = size_sorted
+    start_of, end_of = _document_bounds(sorted_codes)
+    rank = np.empty(len(order), dtype=np.float32)
+    size = np.empty(len(order), dtype=np.float32)
+    rank[order] = np.arange(len(order)) - start_of
+    size[order] = end_of - start_of
     relative = rank / np.maximum(size - 1, 1)
     return np.column_stack(
         [
