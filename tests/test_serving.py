@@ -58,8 +58,12 @@ def test_registered_cleaner_has_signature_example_requirements_and_champion(clea
 def test_summary_row_fits_the_training_results_table(cleaner_store):
     from newsclean.training import results_table
 
-    table = results_table([cleaner_store.summary])
-    assert "| cleaner |" in table and "nan" in table
+    summary = cleaner_store.summary
+    table = results_table([summary])
+    assert "| cleaner |" in table and "| clean F1 |" in table and "nan" not in table
+    # The val column is the cleaner's own validation score, not an empty macro-F1.
+    assert 0 < summary["val_macro_f1"] <= 1
+    assert f"| {summary['val_macro_f1']:.4f} | {summary['test_macro_f1']:.4f} |" in table
 
 
 def test_loading_a_cleaner_settles_the_garbage_collector(cleaner):

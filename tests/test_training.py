@@ -87,7 +87,7 @@ def test_best_candidate_is_registered_as_champion(trained):
     assert len(predicted) == 2
     assert results[0]["promoted"] is True
     table = results_table(results)
-    assert "kind" in table and "peak MB" in table
+    assert "kind" in table and "peak MB" in table and "| macro-F1 |" in table
     assert f"| {results[0]['peak_memory_mb']:.0f} |" in table
 
 

@@ -363,6 +363,7 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
             "best": "-",
             "promoted": False,
             "reason": reason,
+            "score_name": "clean F1",
             "val_macro_f1": float("nan"),
             "test_macro_f1": float("nan"),
         }
@@ -468,7 +469,8 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
         "promoted": promoted,
         "reason": reason,
         "model_uri": model_uri,
-        "val_macro_f1": float("nan"),
+        "score_name": "clean F1",
+        "val_macro_f1": float(val.get("clean_f1", float("nan"))),
         "test_macro_f1": test["clean_f1"],
         **{k: v for k, v in metrics.items() if k.startswith(("test_", "val_", "page_"))},
     }

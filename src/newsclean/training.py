@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import tempfile
 import time
@@ -311,18 +312,26 @@ def _run_candidate(
 
 
 def results_table(results: list[dict]) -> str:
+    """The table ``make train`` ends with: one row per task. ``score_name`` says what the val
+    and test columns measure (macro-F1 for the classifiers, clean F1 for the cleaner)."""
+
+    def cell(row: dict, key: str, digits: int = 4) -> str:
+        value = row.get(key)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return f"{value:.{digits}f}"
+
     header = (
-        "| task | best candidate | val macro-F1 | test macro-F1 | test news F1 | task s "
-        "| peak MB | champion |"
+        "| task | best candidate | metric | val | test | test news F1 | task s | peak MB "
+        "| champion |"
     )
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = [header, "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for r in results:
-        news = f"{r['test_news_f1']:.4f}" if "test_news_f1" in r else "-"
-        seconds = f"{r['task_seconds']:.0f}" if "task_seconds" in r else "-"
-        peak = f"{r['peak_memory_mb']:.0f}" if "peak_memory_mb" in r else "-"
         lines.append(
-            f"| {r['task']} | {r['best']} | {r['val_macro_f1']:.4f} | "
-            f"{r['test_macro_f1']:.4f} | {news} | {seconds} | {peak} | "
+            f"| {r['task']} | {r['best']} | {r.get('score_name', 'macro-F1')} | "
+            f"{cell(r, 'val_macro_f1')} | {cell(r, 'test_macro_f1')} | "
+            f"{cell(r, 'test_news_f1')} | {cell(r, 'task_seconds', 0)} | "
+            f"{cell(r, 'peak_memory_mb', 0)} | "
             f"{'yes' if r['promoted'] else 'no'} ({r['reason']}) |"
         )
     return "\n".join(lines)
