@@ -15,6 +15,7 @@ from newsclean.features import (
     container_means,
     ensure_page_columns,
     html_features,
+    page_similarity,
     sequence_features,
     shallow_features,
 )
@@ -252,6 +253,40 @@ def test_sequence_features_place_a_block_relative_to_the_news_mass():
     np.testing.assert_allclose(window, [0.4] * 5 + [0.55] * 2, rtol=1e-5)
     assert np.expm1(d_after[5]) == pytest.approx(1) and before_start[5] == 1
     assert sequence_features(np.zeros(0), frame.head(0)).shape == (0, 7)
+
+
+def test_page_similarity_tells_a_teaser_for_another_story_from_the_article():
+    """Two article blocks about a harbour budget, a caption about the same, a teaser about a
+    football transfer; rows shuffled, plus a one-block page and an empty block."""
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["a"] * 5 + ["b"],
+            "position": [0, 1, 2, 3, 4, 0],
+            "text": [
+                "The council approved the harbour budget after a long debate.",
+                "Councillors said the harbour budget would fund new piers.",
+                "The harbour, where the new piers will be built.",
+                "Striker signs record football transfer deal with rivals",
+                "",
+                "The council approved the harbour budget.",
+            ],
+        }
+    )
+    p_news = np.array([0.9, 0.9, 0.2, 0.8, 0.5, 0.9])
+    shuffled = [3, 5, 0, 4, 2, 1]
+    features = page_similarity(p_news[shuffled], frame.iloc[shuffled])
+    by_row = np.empty_like(features)
+    by_row[shuffled] = features
+    to_article, to_page = by_row.T
+    assert to_article[3] == pytest.approx(0, abs=1e-6)  # the teaser shares no words
+    assert min(to_article[:3]) > 0.2 and min(to_page[:3]) > 0.2
+    assert to_article[4] == 0 and to_page[4] == 0  # no words, no similarity
+    assert to_article[5] == 0 and to_page[5] == 0  # alone on its page
+    assert np.all(by_row <= 1 + 1e-6)
+    # A block is never compared with itself: two identical blocks are exactly alike.
+    twins = pd.DataFrame({"doc_id": ["c", "c"], "position": [0, 1], "text": ["harbour budget"] * 2})
+    np.testing.assert_allclose(page_similarity(np.array([1.0, 0.3]), twins), 1.0, rtol=1e-6)
+    assert page_similarity(np.zeros(0), frame.head(0)).shape == (0, 2)
 
 
 # ------------------------------------------------------------------ numpy n-gram counts

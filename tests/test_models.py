@@ -232,6 +232,28 @@ def test_sequence_stack_adds_the_page_position_columns(sample_frame):
     assert np.allclose(stack.predict_proba(frame[["text"]]).sum(axis=1), 1.0)
 
 
+def test_similarity_stack_adds_two_columns_and_serves_text_input(sample_frame):
+    """``similarity`` adds the block's likeness to its page (two columns); a fitted stack
+    still scores a single pasted paragraph."""
+    frame = sample_frame.head(60).copy()
+    plain = NeighbourStack(None, neighbours=True, sequence=True)
+    similar = NeighbourStack(None, neighbours=True, sequence=True, similarity=True)
+    proba = np.tile([0.7, 0.1, 0.1, 0.1], (len(frame), 1))
+    assert similar._second_features(frame, proba).shape[1] == (
+        plain._second_features(frame, proba).shape[1] + 2
+    )
+    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
+    base = HierarchicalKind(
+        kind_features(config.model, chars=False),
+        linear_classifier(config.model, 0),
+        linear_classifier(config.model, 0),
+    )
+    y = frame["kind"].to_numpy(dtype=object)
+    stack = NeighbourStack(base, folds=2, max_iter=20, similarity=True).fit(frame, y)
+    one = stack.predict_proba(pd.DataFrame({"text": ["The council approved the budget."]}))
+    assert one.shape == (1, len(KINDS)) and np.isclose(one.sum(), 1.0)
+
+
 class _FixedKind:
     """A fitted stand-in: every row news 0.4, spam 0.6."""
 

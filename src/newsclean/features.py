@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    ENGLISH_STOP_WORDS,
+    CountVectorizer,
+    HashingVectorizer,
+    TfidfVectorizer,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -390,6 +395,43 @@ def sequence_features(p_news: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
     result = np.empty_like(values)
     result[order] = values
     return result.astype(np.float32)
+
+
+SIMILARITY_FEATURES = 2**18
+
+
+def page_similarity(p_news: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """How much a block talks about what the rest of its page talks about.
+
+    A teaser for another story, a "most read" list or an unrelated promo looks like news
+    line by line, but shares few words with the page's article; a caption or a comment
+    shares many. Per block, the cosine between its word vector (hashed, stop words out,
+    so nothing is fitted or stored) and the sum of the page's other blocks: weighted by
+    their first-pass p(news) (the likely article), and unweighted. Single-block pages get 0.
+    """
+    n = len(frame)
+    result = np.zeros((n, 2), dtype=np.float32)
+    if n == 0:
+        return result
+    vectorizer = HashingVectorizer(
+        n_features=SIMILARITY_FEATURES, alternate_sign=False, norm="l2", stop_words="english"
+    )
+    words = vectorizer.transform(frame["text"].fillna("").astype(str).tolist()).tocsr()
+    has_words = np.diff(words.indptr) > 0
+    order, codes = _document_order(frame)
+    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+    p = np.asarray(p_news, dtype=np.float64)
+    for rows in np.split(order, starts[1:]):
+        if len(rows) < 2:
+            continue
+        block = words[rows]
+        for column, weights in enumerate((p[rows], np.ones(len(rows)))):
+            centroid = np.asarray(block.T @ weights).ravel()
+            dots = block @ centroid
+            own = weights * has_words[rows]  # each unit vector's share of the centroid
+            rest_norm = centroid @ centroid - 2 * own * dots + own**2
+            result[rows, column] = (dots - own) / np.sqrt(np.maximum(rest_norm, 1e-12))
+    return result
 
 
 def context_features(frame: pd.DataFrame) -> np.ndarray:

@@ -24,6 +24,7 @@ from newsclean.features import (
     container_means,
     ensure_page_columns,
     neighbour_values,
+    page_similarity,
     sequence_features,
     text_features,
 )
@@ -167,12 +168,15 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
     and its grandparent element (the article body, a link list, a comment thread). With
     ``sequence`` it also sees where it sits relative to the page's news mass (before, inside
     or after the article, how far from the nearest likely-news block): comment threads and
-    footers come after nearly all of it.
+    footers come after nearly all of it. With ``similarity`` it also sees how close its words
+    are to the rest of the page (the likely article, and all of it): a teaser for another
+    story reads like news but is about something else.
     """
 
     # Defaults for models pickled before these options existed (the champion may be one).
     containers = False
     sequence = False
+    similarity = False
     learning_rate = 0.1
     max_leaf_nodes = 31
 
@@ -187,6 +191,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         sequence: bool = False,
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
+        similarity: bool = False,
     ):
         self.base = base
         self.neighbours = neighbours
@@ -197,6 +202,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         self.sequence = sequence
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
+        self.similarity = similarity
 
     def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
         frame = ensure_page_columns(X)
@@ -210,6 +216,8 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
             parts += [container_means(proba, frame, c) for c in ("parent_id", "grandparent_id")]
         if self.sequence:
             parts.append(sequence_features(proba[:, KINDS.index("news")], frame))
+        if self.similarity:
+            parts.append(page_similarity(proba[:, KINDS.index("news")], frame))
         return np.hstack(parts).astype(np.float32)
 
     def out_of_fold(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:

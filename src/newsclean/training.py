@@ -478,24 +478,21 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             fitted[run_name] = model
         base_name = "hier-sgd + all-features"
         base = fitted[base_name]
-        for neighbours, containers, sequence, run_name in STACKS:
+        for run_name, views in STACKS.items():
+            options = {view: view in views for view in STACK_VIEWS}
             stack = NeighbourStack(
                 base,
-                neighbours=neighbours,
                 folds=config.model.stack_folds,
                 seed=config.data.seed,
                 max_iter=config.model.stack_iterations,
-                containers=containers,
-                sequence=sequence,
                 learning_rate=config.model.stack_learning_rate,
                 max_leaf_nodes=config.model.stack_leaf_nodes,
+                **options,
             )
             params = {
                 "model": "stack_hgb",
                 "base": base_name,
-                "neighbours": neighbours,
-                "containers": containers,
-                "sequence": sequence,
+                **options,
                 "folds": config.model.stack_folds,
                 "iterations": config.model.stack_iterations,
                 "learning_rate": config.model.stack_learning_rate,
@@ -515,7 +512,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             )
             fitted[run_name] = stack
         best_stack = max(
-            (r for r in results if r["run_name"] in {name for *_, name in STACKS}),
+            (r for r in results if r["run_name"] in STACKS),
             key=lambda r: r["metrics"]["val_selection_score"],
         )
         results.append(_reweighted_run(fitted, best_stack["run_name"], *context))
@@ -551,12 +548,16 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
 
 # Second passes over the hierarchical model: (neighbours, containers, sequence, run name).
 # All share one set of out-of-fold base probabilities, so each costs one boosting fit.
-STACKS = (
-    (False, False, False, "stack-hgb + linear-scores"),
-    (True, False, False, "stack-hgb + neighbours"),
-    (True, True, False, "stack-hgb + neighbours + containers"),
-    (True, True, True, "stack-hgb + neighbours + containers + sequence"),
-)
+# What each stack candidate's second pass sees beyond the base probabilities and the
+# block's own dense features (``NeighbourStack`` options), by run name.
+STACK_VIEWS = ("neighbours", "containers", "sequence", "similarity")
+STACKS = {
+    "stack-hgb + linear-scores": (),
+    "stack-hgb + neighbours": ("neighbours",),
+    "stack-hgb + neighbours + containers": ("neighbours", "containers"),
+    "stack-hgb + neighbours + containers + sequence": ("neighbours", "containers", "sequence"),
+    "stack-hgb + neighbours + containers + sequence + similarity": STACK_VIEWS,
+}
 KIND_WEIGHT_GRID = tuple(float(w) for w in np.exp(np.linspace(-2.5, 1.5, 17)))
 
 
