@@ -14,6 +14,7 @@ from tests.conftest import config_overrides
 KEY_METRICS = {
     "test_macro_f1",
     "test_news_f1",
+    "test_news_f1_chars",
     "val_macro_f1",
     "train_seconds",
     "predict_paragraphs_per_s",

@@ -368,16 +368,23 @@ def kind_signature():
 
 
 def kind_metrics(frame: pd.DataFrame, proba: np.ndarray, prefix: str) -> dict[str, float]:
-    """Four-kind metrics on blocks of known kind; news-vs-rest F1 on every block."""
+    """Four-kind metrics on blocks of known kind; news-vs-rest F1 on every block, counted in
+    blocks (``_news_f1``) and in characters (``_news_f1_chars``: each block weighted by its
+    length, so short furniture weighs what it weighs on the page)."""
     predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
     known = frame["kind"].notna().to_numpy()
     metrics = classification_metrics(frame["kind"][known], predicted[known], KINDS, prefix)
     truth = np.where(frame["is_news"].to_numpy(), "news", "rest")
+    chars = frame["text"].fillna("").astype(str).str.len().to_numpy()
     metrics[f"{prefix}_news_f1"] = news_f1(truth, predicted)
+    metrics[f"{prefix}_news_f1_chars"] = news_f1(truth, predicted, chars)
     for source in PAGE_CORPORA:
         mask = (frame["source"] == source).to_numpy()
         if mask.any():
             metrics[f"{prefix}_news_f1_{source}"] = news_f1(truth[mask], predicted[mask])
+            metrics[f"{prefix}_news_f1_chars_{source}"] = news_f1(
+                truth[mask], predicted[mask], chars[mask]
+            )
     return metrics
 
 

@@ -1,0 +1,79 @@
+"""newsclean.evaluation: the metrics every model, baseline and peer is scored by."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from newsclean.evaluation import classification_metrics, news_f1, page_f1, page_shingle_scores
+from newsclean.training import kind_metrics
+
+BODY = "the council approved the harbour budget on monday after a long debate"
+
+
+def test_classification_metrics_name_every_class_and_skip_absent_ones_in_macro():
+    truth = ["news", "news", "spam", "teaser"]
+    predicted = ["news", "spam", "spam", "news"]
+    metrics = classification_metrics(truth, predicted, ["news", "teaser", "spam"], "test")
+    assert metrics["test_accuracy"] == pytest.approx(0.5)
+    assert metrics["test_f1_news"] == pytest.approx(0.5)  # P 1/2, R 1/2
+    assert metrics["test_f1_spam"] == pytest.approx(2 / 3)  # P 1/2, R 1
+    assert metrics["test_f1_teaser"] == 0
+    assert metrics["test_macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    # a class absent from the truth does not drag macro-F1 down
+    only_news = classification_metrics(["news"], ["news"], ["news", "teaser"], "val")
+    assert only_news["val_macro_f1"] == 1.0 and only_news["val_f1_teaser"] == 0
+
+
+def test_news_f1_in_blocks_and_in_characters():
+    """Three long news blocks kept, one short menu item kept by mistake: one error in four
+    blocks, but a sliver of the text."""
+    truth = ["news", "news", "news", "rest"]
+    predicted = ["news", "news", "news", "news"]
+    assert news_f1(truth, predicted) == pytest.approx(6 / 7)
+    lengths = np.array([300, 300, 300, 10])
+    assert news_f1(truth, predicted, lengths) == pytest.approx(1800 / 1810)
+    assert news_f1(["rest"], ["rest"]) == 0  # no news at all: nothing to find
+
+
+def test_page_shingle_scores_match_multisets_of_four_token_shingles():
+    gold = BODY  # 12 tokens: 9 shingles
+    assert page_shingle_scores(gold, gold) == (1.0, 1.0)
+    # keeping the body plus a 5-token menu adds shingles that straddle it and the menu's own
+    precision, recall = page_shingle_scores(BODY + " home news sport weather contact", gold)
+    assert recall == 1.0 and precision == pytest.approx(9 / 14)
+    # keeping half of the body: 3 of its 9 shingles survive
+    precision, recall = page_shingle_scores("the council approved the harbour budget", gold)
+    assert precision == 1.0 and recall == pytest.approx(3 / 9)
+    # repeated text is matched once per occurrence in the gold, not every time
+    precision, _ = page_shingle_scores(BODY + " " + BODY, gold)
+    assert precision == pytest.approx(9 / 21)
+    assert page_shingle_scores("", "") == (1.0, 1.0)
+    assert page_shingle_scores("", gold) == (0.0, 0.0)
+
+
+def test_page_f1_averages_precision_and_recall_over_pages_before_the_harmonic_mean():
+    perfect = (BODY, BODY)
+    nothing = ("", BODY)
+    scores = page_f1([perfect, nothing])
+    assert scores["precision"] == 0.5 and scores["recall"] == 0.5
+    assert scores["f1"] == pytest.approx(0.5) and scores["pages"] == 2
+    assert np.isnan(page_f1([])["f1"]) and page_f1([])["pages"] == 0
+
+
+def test_kind_metrics_count_news_in_blocks_and_characters_per_corpus():
+    frame = pd.DataFrame(
+        {
+            "source": ["l3s-gn1"] * 4 + ["dragnet"] * 2,
+            "text": ["x" * 300] * 3 + ["Home"] + ["y" * 100, "Share"],
+            "kind": ["news", "news", "news", None, "news", "boilerplate"],
+            "is_news": [True, True, True, False, True, False],
+        }
+    )
+    proba = np.tile([1.0, 0.0, 0.0, 0.0], (len(frame), 1))  # everything called news
+    metrics = kind_metrics(frame, proba, "test")
+    assert metrics["test_news_f1_l3s-gn1"] == pytest.approx(6 / 7)
+    assert metrics["test_news_f1_chars_l3s-gn1"] == pytest.approx(1800 / 1804)
+    assert metrics["test_news_f1_dragnet"] == pytest.approx(2 / 3)
+    assert metrics["test_news_f1_chars_dragnet"] == pytest.approx(200 / 205)
+    assert metrics["test_news_f1_chars"] == pytest.approx(2000 / 2009)
+    assert "test_news_f1_chars_wcxb" not in metrics  # corpora absent from the frame
