@@ -77,3 +77,39 @@ def test_kind_metrics_count_news_in_blocks_and_characters_per_corpus():
     assert metrics["test_news_f1_chars_dragnet"] == pytest.approx(200 / 205)
     assert metrics["test_news_f1_chars"] == pytest.approx(2000 / 2009)
     assert "test_news_f1_chars_wcxb" not in metrics  # corpora absent from the frame
+
+
+def test_news_threshold_sweep_finds_each_corpus_boundary_and_its_ceiling():
+    """Corpus a's gold calls news only blocks above 0.7, corpus b every block above 0.3: one
+    decision at 0.5 is wrong for both; each corpus's own threshold separates it exactly."""
+    from newsclean.evaluation import news_threshold_sweep
+
+    p_news = np.array([0.9, 0.8, 0.6, 0.4, 0.2] * 2)
+    is_news = np.array([True, True, False, False, False] + [True, True, True, True, False])
+    groups = ["a"] * 5 + ["b"] * 5
+    table = news_threshold_sweep(is_news, p_news, p_news >= 0.5, groups).set_index("group")
+    assert table.loc["a", "news_f1"] == pytest.approx(0.8)  # kept 0.6 by mistake
+    assert table.loc["b", "news_f1"] == pytest.approx(6 / 7)  # dropped 0.4 by mistake
+    assert 0.6 < table.loc["a", "best_threshold"] <= 0.8
+    assert 0.2 < table.loc["b", "best_threshold"] <= 0.4
+    assert (table["news_f1_at_best"] == 1.0).all()
+    assert table.loc["a", "blocks"] == 5
+    # a group without any news block has no F1 to report
+    assert news_threshold_sweep([False], [0.3], [False], ["c"]).empty
+
+
+@pytest.mark.parametrize("peer", ["trafilatura", "justext", "boilerpipe"])
+def test_every_peer_extracts_an_article_and_survives_broken_input(peer):
+    from pathlib import Path
+
+    from lxml import html as lxml_html
+
+    from newsclean.evaluation import PEERS
+
+    page = (Path(__file__).parent / "fixtures" / "pages" / "long_article.html").read_bytes()
+    body = lxml_html.fromstring(page).xpath("//article/p")
+    gold = "\n".join(p.text_content() for p in body)
+    precision, recall = page_shingle_scores(PEERS[peer](page), gold)
+    assert recall > 0.9 and precision > 0.6, (precision, recall)
+    for broken in (b"", b"<html><body><p>unclosed", b"\xff\xfe\x00<div"):
+        assert isinstance(PEERS[peer](broken), str)

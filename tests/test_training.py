@@ -121,3 +121,31 @@ def test_tuned_weights_fix_an_over_predicted_kind():
     assert 0.1 < weights[2] < 0.67  # 0.4 > 0.6 w and 0.1 < 0.9 w
     assert kind_selection_score(frame, reweight(proba, weights)) == 1.0
     assert kind_selection_score(frame, proba) < 1.0
+
+
+def test_news_thresholds_are_logged_per_page_corpus_on_the_best_run(tmp_config):
+    """The validation sweep of the best candidate: one row per page corpus (other sources left
+    out), its best threshold and F1 logged as metrics of that run."""
+    import numpy as np
+    import pandas as pd
+
+    from newsclean.training import _news_thresholds
+
+    tracking.configure(tmp_config)
+    tracking.experiment(tmp_config, "newsclean-test")
+    validation = pd.DataFrame(
+        {
+            "source": ["l3s-gn1"] * 4 + ["wcxb"] * 4 + ["ag-news"] * 2,
+            "is_news": [True, True, False, False, True, True, True, False, True, True],
+        }
+    )
+    p_news = np.array([0.9, 0.8, 0.6, 0.1, 0.9, 0.8, 0.4, 0.1, 0.9, 0.9])
+    with mlflow.start_run() as run:
+        best = {"run_id": run.info.run_id, "val_p_news": p_news, "val_news": p_news >= 0.5}
+        table = _news_thresholds(best, validation)
+    assert list(table["group"]) == ["l3s-gn1", "wcxb"]
+    assert (table["news_f1_at_best"] == 1.0).all()
+    metrics = mlflow.get_run(run.info.run_id).data.metrics
+    assert 0.6 < metrics["val_best_news_threshold_l3s_gn1"] <= 0.8
+    assert 0.1 < metrics["val_best_news_threshold_wcxb"] <= 0.4
+    assert metrics["val_news_f1_at_best_threshold_wcxb"] == 1.0

@@ -527,6 +527,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         best = max(candidates_only, key=lambda r: r["metrics"]["val_selection_score"])
         best_model = fitted[best["run_name"]]
 
+        thresholds = _news_thresholds(best, validation)
         page_table = _page_level(
             best, best_model, test, config, parent.info.run_id, digest, card_summary
         )
@@ -540,7 +541,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             digest,
             best["run_id"],
         )
-        _log_kind_summary(results, page_table, loco)
+        _log_kind_summary(results, page_table, loco, thresholds)
         detail = (
             f"val macro-F1 {best['metrics']['val_macro_f1']:.4f}, test macro-F1 "
             f"{best['metrics']['test_macro_f1']:.4f}, test news F1 "
@@ -550,7 +551,13 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             "kind", parent.info.run_id, best, promoted, reason, detail, card_summary
         )
     all_runs = [{"run_name": r["run_name"], "role": r["role"], **r["metrics"]} for r in results]
-    return {**summary_row, "page_table": page_table, "loco": loco, "all_runs": all_runs}
+    return {
+        **summary_row,
+        "page_table": page_table,
+        "loco": loco,
+        "thresholds": thresholds,
+        "all_runs": all_runs,
+    }
 
 
 # Second passes over the hierarchical model: (neighbours, containers, sequence, run name).
@@ -700,6 +707,8 @@ def _kind_run(
         "role": role,
         "model_uri": model_uri,
         "metrics": metrics,
+        "val_p_news": val_proba[:, KINDS.index("news")],
+        "val_news": val_proba.argmax(axis=1) == KINDS.index("news"),
     }
 
 
@@ -727,6 +736,30 @@ def _log_kind_artifacts(run_name: str, test: pd.DataFrame, proba: np.ndarray) ->
         evaluated["kind"], evaluated["predicted"], KINDS, f"kind: {run_name} (test)"
     )
     log_figure(figure, "confusion_matrix_test.png")
+
+
+def _news_thresholds(best: dict, validation: pd.DataFrame) -> pd.DataFrame:
+    """The best candidate's news F1 per page corpus on validation, as it decides and at the
+    corpus's own best p(news) threshold (``evaluation.news_threshold_sweep``), logged on its
+    run: how far apart the corpora's boundaries are, and the most its ranking can give each."""
+    import mlflow
+
+    from newsclean.evaluation import news_threshold_sweep
+
+    pages = validation["source"].isin(PAGE_CORPORA).to_numpy()
+    groups = np.where(pages, validation["source"].to_numpy(dtype=object), "other")
+    table = news_threshold_sweep(
+        validation["is_news"].to_numpy(dtype=bool), best["val_p_news"], best["val_news"], groups
+    )
+    table = table[table["group"] != "other"].reset_index(drop=True)
+    client = mlflow.MlflowClient()
+    for row in table.itertuples():
+        name = row.group.replace("-", "_")
+        client.log_metric(best["run_id"], f"val_best_news_threshold_{name}", row.best_threshold)
+        client.log_metric(
+            best["run_id"], f"val_news_f1_at_best_threshold_{name}", row.news_f1_at_best
+        )
+    return table.round(4)
 
 
 def _page_level(
@@ -890,7 +923,9 @@ def _leave_one_corpus_out(
     return table
 
 
-def _log_kind_summary(results: list[dict], page_table: pd.DataFrame, loco: pd.DataFrame) -> None:
+def _log_kind_summary(
+    results: list[dict], page_table: pd.DataFrame, loco: pd.DataFrame, thresholds: pd.DataFrame
+) -> None:
     import mlflow
 
     summary_rows = pd.DataFrame(
@@ -917,6 +952,8 @@ def _log_kind_summary(results: list[dict], page_table: pd.DataFrame, loco: pd.Da
         ]
     )
     mlflow.log_table(summary_rows, "kind_runs.json")
+    if not thresholds.empty:
+        mlflow.log_table(thresholds, "news_threshold_by_corpus.json")
     if not page_table.empty:
         mlflow.log_table(page_table, "page_level.json")
         figure = _page_figure(page_table)
