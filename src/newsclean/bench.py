@@ -1,4 +1,5 @@
-"""``make bench``: how fast and how good the cleaner is next to trafilatura and jusText.
+"""``make bench``: how fast and how good the cleaner is next to trafilatura, jusText and
+boilerpipe.
 
 On the test pages of the page corpora (``sources.pages.load_page``), in one run:
 
