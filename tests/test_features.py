@@ -420,3 +420,36 @@ def test_css_tokens_vectorise_repeated_class_strings_once_with_the_same_matrix()
     assert got.shape == want.shape and (got != want).nnz == 0
     np.testing.assert_array_equal(got.indices, want.indices)
     assert model.transform(frame.iloc[:0]).shape == (0, want.shape[1])
+
+
+def test_css_cue_flags_read_what_class_names_say_across_naming_styles():
+    """The same thing named three ways on three sites gets the same flag; text input (no
+    class names) gets zeros; repeated class strings give the same rows."""
+    from newsclean.features import CSS_CUES, css_cue_flags
+
+    names = list(CSS_CUES)
+    frame = pd.DataFrame(
+        {
+            "css_tokens": [
+                "commenttext content blog",
+                "individualcomment comments",
+                "disqus thread",
+                "story body",
+                "header main nav",
+                "ad slot",
+                "headline",  # "ad" inside a word is not an advert
+                None,
+                "commenttext content blog",
+            ]
+        }
+    )
+    flags = css_cue_flags(frame)
+    assert flags.shape == (len(frame), len(CSS_CUES))
+    comment, article, advert = (names.index(n) for n in ("comment", "article", "advert"))
+    assert flags[:3, comment].tolist() == [1, 1, 1]
+    assert flags[3, comment] == 0 and flags[3, article] == 1
+    assert flags[4, names.index("navigation")] == 1
+    assert flags[5, advert] == 1 and flags[6, advert] == 0
+    assert not flags[7].any()
+    np.testing.assert_array_equal(flags[8], flags[0])
+    assert css_cue_flags(pd.DataFrame({"text": ["no html"]})).tolist() == [[0] * len(CSS_CUES)]

@@ -282,3 +282,30 @@ def test_reweighted_kind_moves_the_decision_and_keeps_probabilities_normalised()
     # As a meta-estimator it also fits a clone of its model itself.
     fitted = ReweightedKind(_FixedKind(), (1.0, 1.0, 0.5, 1.0)).fit(frame, ["spam", "news"])
     assert fitted.predict(frame).tolist() == ["news", "news"]
+
+
+def test_css_cue_stack_adds_one_column_per_cue_and_serves_text_input(sample_frame):
+    """``css_cues`` adds the class-name flags (``features.CSS_CUES``) to the second pass; a
+    fitted stack still scores a pasted paragraph, which has no class names."""
+    from newsclean.features import CSS_CUES
+
+    frame = sample_frame.head(60).copy()
+    plain = NeighbourStack(None, neighbours=True)
+    cued = NeighbourStack(None, neighbours=True, css_cues=True)
+    proba = np.tile([0.7, 0.1, 0.1, 0.1], (len(frame), 1))
+    assert cued._second_features(frame, proba).shape[1] == (
+        plain._second_features(frame, proba).shape[1] + len(CSS_CUES)
+    )
+    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
+    base = HierarchicalKind(
+        kind_features(config.model, chars=False),
+        linear_classifier(config.model, 0),
+        linear_classifier(config.model, 0),
+    )
+    y = frame["kind"].to_numpy(dtype=object)
+    stack = NeighbourStack(base, folds=2, max_iter=20, css_cues=True).fit(frame, y)
+    one = stack.predict_proba(pd.DataFrame({"text": ["The council approved the budget."]}))
+    assert one.shape == (1, len(KINDS)) and np.isclose(one.sum(), 1.0)
+    # a stack pickled before the option existed has no css_cues attribute of its own
+    del stack.__dict__["css_cues"]
+    assert stack.css_cues is False

@@ -62,6 +62,7 @@ def test_kind_parent_and_child_runs_are_logged(trained):
         "stack-hgb + neighbours + containers",
         "stack-hgb + neighbours + containers + sequence",
         "stack-hgb + neighbours + containers + sequence + similarity",
+        "stack-hgb + neighbours + containers + sequence + similarity + css-cues",
     } <= names
     # The weights are tuned on whichever stack is best on validation.
     assert any(n.startswith("stack-hgb") and n.endswith(" + val-weights") for n in names)

@@ -397,6 +397,39 @@ def sequence_features(p_news: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
     return result.astype(np.float32)
 
 
+# What a block's class/id names (its own and its ancestors', ``css_tokens``) say about it,
+# as substrings: sites name the same things differently ("individualcomment", "commenttext",
+# "comments-list"), so the CssTokens vocabulary, which learns whole tokens, misses a comment
+# thread on a site it never saw. Readability's class-name cues work the same way.
+CSS_CUES = {
+    "comment": r"comment|disqus|repl(?:y|ies)|respon|discuss|talkback|shoutbox|forum",
+    "navigation": r"nav|menu|breadcrumb|footer|header|masthead|sidebar|widget|toolbar|"
+    r"pagination|pager|sitemap",
+    "related": r"related|promo|recommend|popular|trending|outbrain|taboola|teaser|headlines|more",
+    "advert": r"\bads?\b|advert|sponsor|banner|skyscraper|dfp|doubleclick|adsense|adslot|\bad\d",
+    "share": r"share|social|sharing|facebook|twitter|print|email|subscribe|newsletter|signup|"
+    r"\btags?\b|\bmeta\b",
+    "media": r"caption|credit|photo|image|\bimg\b|gallery|video|figure|media",
+    "byline": r"byline|author|date|time|posted|dateline|published",
+    "article": r"article|story|entry|post|body|content|text|main|blog|hentry",
+}
+_CSS_CUE_PATTERNS = [re.compile(pattern) for pattern in CSS_CUES.values()]
+
+
+def css_cue_flags(frame: pd.DataFrame) -> np.ndarray:
+    """One 0/1 column per ``CSS_CUES`` entry: does the block's ``css_tokens`` name it (all
+    zeros for text input)."""
+    if "css_tokens" not in frame:
+        return np.zeros((len(frame), len(CSS_CUES)), dtype=np.float32)
+    # The blocks of a page repeat a few class strings: match each distinct one once.
+    codes, distinct = pd.factorize(frame["css_tokens"].fillna("").astype(str))
+    flags = np.array(
+        [[p.search(css) is not None for p in _CSS_CUE_PATTERNS] for css in distinct],
+        dtype=np.float32,
+    ).reshape(len(distinct), len(CSS_CUES))
+    return flags[codes]
+
+
 SIMILARITY_FEATURES = 2**18
 
 

@@ -22,6 +22,7 @@ from newsclean.config import KINDS, ModelConfig
 from newsclean.features import (
     DenseFeatures,
     container_means,
+    css_cue_flags,
     ensure_page_columns,
     neighbour_values,
     page_similarity,
@@ -170,13 +171,17 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
     or after the article, how far from the nearest likely-news block): comment threads and
     footers come after nearly all of it. With ``similarity`` it also sees how close its words
     are to the rest of the page (the likely article, and all of it): a teaser for another
-    story reads like news but is about something else.
+    story reads like news but is about something else. With ``css_cues`` it also sees what
+    the block's class/id names say (comment, navigation, related, advert, share, media,
+    byline, article; ``features.CSS_CUES``): reader comments read like news, but their
+    containers are called so on nearly every site.
     """
 
     # Defaults for models pickled before these options existed (the champion may be one).
     containers = False
     sequence = False
     similarity = False
+    css_cues = False
     learning_rate = 0.1
     max_leaf_nodes = 31
 
@@ -192,6 +197,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
         similarity: bool = False,
+        css_cues: bool = False,
     ):
         self.base = base
         self.neighbours = neighbours
@@ -203,6 +209,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
         self.similarity = similarity
+        self.css_cues = css_cues
 
     def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
         frame = ensure_page_columns(X)
@@ -218,6 +225,8 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
             parts.append(sequence_features(proba[:, KINDS.index("news")], frame))
         if self.similarity:
             parts.append(page_similarity(proba[:, KINDS.index("news")], frame))
+        if self.css_cues:
+            parts.append(css_cue_flags(frame))
         return np.hstack(parts).astype(np.float32)
 
     def out_of_fold(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
