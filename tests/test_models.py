@@ -169,14 +169,28 @@ def test_rules_catch_the_obvious_cases():
     ]
 
 
-@pytest.mark.slow
-def test_neighbour_stack_fits_and_predicts(sample_frame):
+def _small_base() -> HierarchicalKind:
+    """The stack tests' base: the hierarchical linear model without char n-grams."""
     config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
-    base = HierarchicalKind(
+    return HierarchicalKind(
         kind_features(config.model, chars=False),
         linear_classifier(config.model, 0),
         linear_classifier(config.model, 0),
     )
+
+
+def _assert_scores_a_pasted_paragraph(base, frame: pd.DataFrame, **options) -> NeighbourStack:
+    """Fit a small stack with ``options``; it must score one pasted paragraph (text only)."""
+    y = frame["kind"].to_numpy(dtype=object)
+    stack = NeighbourStack(base, folds=2, max_iter=20, **options).fit(frame, y)
+    one = stack.predict_proba(pd.DataFrame({"text": ["The council approved the budget."]}))
+    assert one.shape == (1, len(KINDS)) and np.isclose(one.sum(), 1.0)
+    return stack
+
+
+@pytest.mark.slow
+def test_neighbour_stack_fits_and_predicts(sample_frame):
+    base = _small_base()
     stack = NeighbourStack(base, neighbours=True, folds=2, max_iter=20)
     stack.fit(sample_frame, sample_frame["kind"].to_numpy(dtype=object))
     proba = stack.predict_proba(sample_frame.head(50))
@@ -195,12 +209,7 @@ def test_container_stack_sees_its_containers(sample_frame):
     assert pooled._second_features(frame, proba).shape[1] == plain._second_features(
         frame, proba
     ).shape[1] + 2 * (len(KINDS) + 1)
-    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
-    base = HierarchicalKind(
-        kind_features(config.model, chars=False),
-        linear_classifier(config.model, 0),
-        linear_classifier(config.model, 0),
-    )
+    base = _small_base()
     frame["parent_id"] = frame["position"] // 3
     frame["grandparent_id"] = 0
     y = frame["kind"].to_numpy(dtype=object)
@@ -221,12 +230,7 @@ def test_sequence_stack_adds_the_page_position_columns(sample_frame):
     assert ordered._second_features(frame, proba).shape[1] == (
         plain._second_features(frame, proba).shape[1] + 7
     )
-    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
-    base = HierarchicalKind(
-        kind_features(config.model, chars=False),
-        linear_classifier(config.model, 0),
-        linear_classifier(config.model, 0),
-    )
+    base = _small_base()
     y = frame["kind"].to_numpy(dtype=object)
     stack = NeighbourStack(base, neighbours=True, folds=2, max_iter=20, sequence=True).fit(frame, y)
     assert np.allclose(stack.predict_proba(frame[["text"]]).sum(axis=1), 1.0)
@@ -242,16 +246,8 @@ def test_similarity_stack_adds_two_columns_and_serves_text_input(sample_frame):
     assert similar._second_features(frame, proba).shape[1] == (
         plain._second_features(frame, proba).shape[1] + 2
     )
-    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
-    base = HierarchicalKind(
-        kind_features(config.model, chars=False),
-        linear_classifier(config.model, 0),
-        linear_classifier(config.model, 0),
-    )
-    y = frame["kind"].to_numpy(dtype=object)
-    stack = NeighbourStack(base, folds=2, max_iter=20, similarity=True).fit(frame, y)
-    one = stack.predict_proba(pd.DataFrame({"text": ["The council approved the budget."]}))
-    assert one.shape == (1, len(KINDS)) and np.isclose(one.sum(), 1.0)
+    base = _small_base()
+    _assert_scores_a_pasted_paragraph(base, frame, similarity=True)
 
 
 class _FixedKind:
@@ -296,16 +292,8 @@ def test_css_cue_stack_adds_one_column_per_cue_and_serves_text_input(sample_fram
     assert cued._second_features(frame, proba).shape[1] == (
         plain._second_features(frame, proba).shape[1] + len(CSS_CUES)
     )
-    config = load_config(overrides=SAMPLE_OVERRIDES, environ={})
-    base = HierarchicalKind(
-        kind_features(config.model, chars=False),
-        linear_classifier(config.model, 0),
-        linear_classifier(config.model, 0),
-    )
-    y = frame["kind"].to_numpy(dtype=object)
-    stack = NeighbourStack(base, folds=2, max_iter=20, css_cues=True).fit(frame, y)
-    one = stack.predict_proba(pd.DataFrame({"text": ["The council approved the budget."]}))
-    assert one.shape == (1, len(KINDS)) and np.isclose(one.sum(), 1.0)
+    base = _small_base()
+    stack = _assert_scores_a_pasted_paragraph(base, frame, css_cues=True)
     # a stack pickled before the option existed has no css_cues attribute of its own
     del stack.__dict__["css_cues"]
     assert stack.css_cues is False
