@@ -141,8 +141,9 @@ def test_news_thresholds_are_logged_per_page_corpus_on_the_best_run(tmp_config):
         }
     )
     p_news = np.array([0.9, 0.8, 0.6, 0.1, 0.9, 0.8, 0.4, 0.1, 0.9, 0.9])
+    rest = (1 - p_news)[:, None] * np.array([[0.2, 0.2, 0.6]])  # teaser, spam, boilerplate
     with mlflow.start_run() as run:
-        best = {"run_id": run.info.run_id, "val_p_news": p_news, "val_news": p_news >= 0.5}
+        best = {"run_id": run.info.run_id, "val_proba": np.column_stack([p_news, rest])}
         table = _news_thresholds(best, validation)
     assert list(table["group"]) == ["l3s-gn1", "wcxb"]
     assert (table["news_f1_at_best"] == 1.0).all()

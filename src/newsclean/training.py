@@ -709,8 +709,7 @@ def _kind_run(
         "role": role,
         "model_uri": model_uri,
         "metrics": metrics,
-        "val_p_news": val_proba[:, KINDS.index("news")],
-        "val_news": val_proba.argmax(axis=1) == KINDS.index("news"),
+        "val_proba": val_proba,
     }
 
 
@@ -749,11 +748,14 @@ def _news_thresholds(best: dict, validation: pd.DataFrame) -> pd.DataFrame:
     from newsclean.evaluation import news_threshold_sweep
 
     pages = validation["source"].isin(PAGE_CORPORA).to_numpy()
-    groups = np.where(pages, validation["source"].to_numpy(dtype=object), "other")
+    proba = best["val_proba"][pages]
+    news = KINDS.index("news")
     table = news_threshold_sweep(
-        validation["is_news"].to_numpy(dtype=bool), best["val_p_news"], best["val_news"], groups
+        validation["is_news"].to_numpy(dtype=bool)[pages],
+        proba[:, news],
+        proba.argmax(axis=1) == news,
+        validation["source"].to_numpy(dtype=object)[pages],
     )
-    table = table[table["group"] != "other"].reset_index(drop=True)
     client = mlflow.MlflowClient()
     for row in table.itertuples():
         name = row.group.replace("-", "_")
