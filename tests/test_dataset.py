@@ -357,8 +357,19 @@ def test_build_on_fake_corpora_has_every_kind_from_real_sources(tmp_config, fake
         "entertainment",
     }
     pages = corpora[corpora["source"].isin(["l3s-gn1", "dragnet", "cleaneval", "wcxb"])]
-    assert pages["html_tag"].notna().all() and pages["dom_depth"].notna().all()
+    html = pages[pages["view"] == "html"]
+    assert html["html_tag"].notna().all() and html["dom_depth"].notna().all()
     assert pages["gold_score"].notna().all()
+    # Text views (textviews): no HTML columns, each in its page's split, counted in the card.
+    views = pages[pages["view"] != "html"]
+    assert set(views["view"]) <= {"blocks", "html-text"} and len(views)
+    assert views["html_tag"].isna().all() and views["dom_depth"].isna().all()
+    page_split = html.drop_duplicates(["source", "doc_id"]).set_index(["source", "doc_id"])["split"]
+    for (source, doc_id), split in views.groupby(["source", "doc_id"])["split"].first().items():
+        assert page_split[(source, doc_id.split("|")[0])] == split
+    assert set(frame.loc[frame["source"] == "sample", "view"]) == {"text"}
+    card_views = {(r["source"], r["view"]) for r in card["per_source_view"]}
+    assert {(s, v) for s, v in zip(views["source"], views["view"], strict=True)} <= card_views
     kinds_by_source = corpora.groupby("source")["kind"].apply(lambda k: set(k.dropna()))
     assert kinds_by_source["l3s-gn1"] == {"news", "teaser", "boilerplate"}
     assert kinds_by_source["sms-spam"] == {"spam"}

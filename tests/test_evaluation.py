@@ -113,3 +113,70 @@ def test_every_peer_extracts_an_article_and_survives_broken_input(peer):
     assert recall > 0.9 and precision > 0.6, (precision, recall)
     for broken in (b"", b"<html><body><p>unclosed", b"\xff\xfe\x00<div"):
         assert isinstance(PEERS[peer](broken), str)
+
+
+# ------------------------------------------------ page-level evaluation over text renderings
+
+PAGE_HTML = b"""<html><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<p>Photo: Lena Voss/Harbourlight Images Volunteers stack sandbags outside the library.</p>
+<article>
+<p>The council in Saltmarsh voted on Monday to add two evening ferry crossings to the island.</p>
+<p>Councillors said the extra sailings would be paid for from the harbour reserve fund.</p>
+</article>
+<p>Share this article</p>
+</body></html>"""
+PAGE_GOLD = (
+    "The council in Saltmarsh voted on Monday to add two evening ferry crossings to the island.\n"
+    "Councillors said the extra sailings would be paid for from the harbour reserve fund."
+)
+
+
+def test_text_input_reaches_peers_as_the_same_lines_wrapped_in_paragraphs():
+    from newsclean.evaluation import keep_everything, lines_as_html, page_inputs
+
+    inputs = page_inputs(PAGE_HTML, ["html", "text:blocks", "text:html-text"])
+    assert inputs["html"][1] == PAGE_HTML and "html" in inputs["html"][0]
+    for name in ("text:blocks", "text:html-text"):
+        record, peer_bytes = inputs[name]
+        lines = record["text"].splitlines()
+        assert "Share this article" in lines
+        assert keep_everything(peer_bytes).splitlines() == [line for line in lines if line]
+    assert (
+        lines_as_html("a < b\n\n c ") == b"<html><body>\n<p>a &lt; b</p>\n<p>c</p>\n</body></html>"
+    )
+
+
+def test_page_metric_names_are_stable():
+    from newsclean.evaluation import page_metric_name
+
+    assert page_metric_name("html", "l3s-gn1") == "page_f1_l3s_gn1"
+    assert page_metric_name("text:html-text", "wcxb") == "page_f1_text_html_text_wcxb"
+    assert page_metric_name("text:blocks", "all") == "page_f1_text_blocks_all"
+
+
+def test_evaluate_pages_scores_the_cleaner_and_every_peer_on_every_input():
+    from types import SimpleNamespace
+
+    from newsclean.cleaning import Cleaner
+    from newsclean.evaluation import evaluate_pages, keep_everything
+
+    class BodyOnly:
+        """Calls a paragraph news when it mentions the council: the gold body here."""
+
+        classes_ = np.array(["news", "teaser", "spam", "boilerplate"], dtype=object)
+
+        def predict_proba(self, frame):
+            news = frame["text"].str.contains("ouncil").to_numpy()
+            return np.where(news[:, None], [0.9, 0.0, 0.0, 0.1], [0.1, 0.0, 0.0, 0.9])
+
+    pages = [SimpleNamespace(corpus="wcxb", html=PAGE_HTML, gold=PAGE_GOLD)]
+    table = evaluate_pages(Cleaner(BodyOnly()), pages, peers={"keep-all": keep_everything})
+    assert set(table["input"]) == {"html", "text:blocks", "text:html-text"}
+    assert set(table["system"]) == {"newsclean", "keep-all"}
+    assert set(table["corpus"]) == {"wcxb", "all"}
+    ours = table[(table["system"] == "newsclean") & (table["corpus"] == "all")]
+    keep_all = table[(table["system"] == "keep-all") & (table["corpus"] == "all")]
+    assert (ours["f1"] > 0.99).all()  # the body, nothing else, from HTML and from text
+    assert (keep_all["f1"].to_numpy() < ours["f1"].to_numpy()).all()
+    assert (keep_all["recall"] > 0.99).all()

@@ -23,7 +23,6 @@ Batch files for annotators hold text and are written outside git, under ``data/i
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -40,6 +39,7 @@ import pandas as pd
 from newsclean.config import KINDS
 from newsclean.sources import SOURCES
 from newsclean.sources.base import BuildLog
+from newsclean.text import unit_hash
 
 if TYPE_CHECKING:
     from newsclean.config import Config
@@ -65,12 +65,6 @@ CONTEXT_BLOCKS = 2
 CONTEXT_CHARS = 300
 # Corpus kinds L3S derives from its assessors' spans that the agreement check samples.
 L3S_CHECK_KINDS = ("teaser", "boilerplate")
-
-
-def _unit_hash(*parts: object) -> float:
-    """A deterministic number in [0, 1) from the parts (stable across runs and machines)."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def default_interim_dir(config: Config) -> Path:
@@ -538,7 +532,7 @@ def sample_for_annotation(
 def _prepare(pool: pd.DataFrame, seed: int, exclude: set | None, per_text_cap: int) -> pd.DataFrame:
     """Seeded random key per block, excluded keys removed, identical texts capped."""
     keys = [
-        _unit_hash(seed, "annotate", s, d, p)
+        unit_hash(seed, "annotate", s, d, p)
         for s, d, p in zip(pool["source"], pool["doc_id"], pool["position"], strict=True)
     ]
     pool = pool.assign(_key=keys)
@@ -632,13 +626,13 @@ def export_batches(
     context = _context(frame, sample)
     order = sample.assign(
         _k=[
-            _unit_hash(seed, "batch", s, d, p)
+            unit_hash(seed, "batch", s, d, p)
             for s, d, p in zip(sample["source"], sample["doc_id"], sample["position"], strict=True)
         ]
     ).sort_values("_k", kind="stable")
     order["batch"] = np.arange(len(order)) % n_batches + 1
     order["_doc"] = [
-        _unit_hash(seed, "doc", s, d) for s, d in zip(order["source"], order["doc_id"], strict=True)
+        unit_hash(seed, "doc", s, d) for s, d in zip(order["source"], order["doc_id"], strict=True)
     ]
     manifest = {
         "guideline_version": GUIDELINE_VERSION,
@@ -668,7 +662,7 @@ def export_batches(
     for cell, group in sorted(cells.items()):
         keyed = group.assign(
             _p2=[
-                _unit_hash(seed, "pass2", s, d, p)
+                unit_hash(seed, "pass2", s, d, p)
                 for s, d, p in zip(group["source"], group["doc_id"], group["position"], strict=True)
             ]
         )

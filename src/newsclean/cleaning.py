@@ -180,6 +180,9 @@ _OPENERS = "\"'“‘([«"
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LIST_MARKER_RE = re.compile(r"\s*[(\[]?(?:\d{1,3}|[ivxlc]{1,5}|[a-z])$", re.IGNORECASE)
 _GLUE_RE = re.compile(r"(?<=[a-z0-9)\]”%])(?=[A-Z][a-z])")
+# A cheap test for a join without a space (inside a word, or after a sentence end): only the
+# paragraphs it finds are split into segments when looking for glued junk on non-news.
+_MAYBE_GLUED_RE = re.compile(r"[a-z0-9)\]”%][.!?…]*[\"'”’)\]]*[A-Z][a-z]")
 _URL_RE = re.compile(
     r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|io|co|uk|de|fr)\b\S*",
     re.IGNORECASE,
@@ -198,6 +201,12 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _URL_RE.finditer(text)]
 
 
+# A non-news paragraph with junk glued on is read as news again (``_rescue_glued_news``) when
+# it is this long, and what stays once the junk is cut is news by at least this mean
+# probability and holds at least this share of its characters.
+MIN_RESCUE_CHARS = 80
+RESCUE_MIN_NEWS = 0.5
+RESCUE_MIN_SHARE = 0.5
 # A kept part must contain a segment whose non-news probability is below this.
 NEWS_SEGMENT_MAX_NON_NEWS = 0.5
 # A join inside one token needs this many letters before it (one fewer when they start in
@@ -503,6 +512,7 @@ class Cleaner:
         clock = self._tick("kind", clock)
         kinds = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
         texts = [b.text for a in parsed for b in a.blocks]
+        self._rescue_glued_news(texts, kinds, frame, proba)
         spans = self._strip_junk(texts, kinds, frame, proba)
         clock = self._tick("junk", clock)
         cleaned_texts = [
@@ -589,6 +599,46 @@ class Cleaner:
                 out[number][1][index] = row
         return out
 
+    def _rescue_glued_news(
+        self, texts: Sequence[str], kinds: np.ndarray, frame: pd.DataFrame, proba: np.ndarray
+    ) -> None:
+        """Turn a non-news paragraph back into news when junk glued onto it decided its kind:
+        a casino promo glued onto a body paragraph ("…up to £500!Officials said…") makes the
+        whole paragraph look like spam. Only paragraphs with a join without a space are
+        looked at (a cheap test); one is rescued when, with its junk edges cut as for news
+        paragraphs, the rest is mostly news by its own segments and holds most of the text.
+        ``kinds`` and ``proba`` (the kept part's mean segment probabilities) change in place;
+        the junk is then stripped and reported as for any news paragraph."""
+        rows = [
+            i
+            for i in np.flatnonzero(kinds != "news")
+            if len(texts[i]) >= MIN_RESCUE_CHARS and _MAYBE_GLUED_RE.search(texts[i])
+        ]
+        if not rows:
+            return
+        part = frame.iloc[rows].reset_index(drop=True)
+        probabilities = self.segment_probabilities([texts[i] for i in rows], part)
+        for row, (segments, seg_proba) in zip(rows, probabilities, strict=True):
+            text = texts[row]
+            if len(segments) < 2 or not any(s.glued_before for s in segments):
+                continue
+            can_cut = [strippable(text, segment) for segment in segments]
+            first, last = strip_decision(1.0 - seg_proba[:, 0], segments, self.settings, can_cut)
+            joins = [segments[first].glued_before if first else False]
+            joins.append(segments[last].glued_before if last < len(segments) else False)
+            if (first == 0 and last == len(segments)) or not any(joins):
+                continue
+            kept = seg_proba[first:last]
+            kept = kept[~np.isnan(kept[:, 0])]
+            kept_chars = segments[last - 1].end - segments[first].start
+            if (
+                len(kept)
+                and kept[:, 0].mean() >= RESCUE_MIN_NEWS
+                and kept_chars >= RESCUE_MIN_SHARE * len(text)
+            ):
+                kinds[row] = "news"
+                proba[row] = kept.mean(axis=0)
+
     def _strip_junk(
         self, texts: Sequence[str], kinds: np.ndarray, frame: pd.DataFrame, proba: np.ndarray
     ) -> list[tuple[tuple[int, int] | None, list[RemovedSpan]]]:
@@ -620,7 +670,9 @@ class Cleaner:
         topics: list[list[str]] = [[] for _ in texts]
         if self.topic_model is None:
             return topics
-        rows = np.flatnonzero(kept & np.isin(kinds, ["news", "teaser"]))
+        # Kept news and teaser paragraphs, and every teaser even when dropped: users want to
+        # know what the page links to.
+        rows = np.flatnonzero((kept & (kinds == "news")) | (kinds == "teaser"))
         if not len(rows):
             return topics
         part = pd.DataFrame(

@@ -207,6 +207,14 @@ def cmd_train(config: Config, tasks: list[str] | None) -> int:
     started = time.perf_counter()
     results = train_all(config, tasks)
     print(results_table(results))
+    for result in results:
+        table = result.get("page_table")
+        if table is not None and not table.empty:
+            pivot = table.pivot_table(
+                index=["input", "corpus"], columns="system", values="f1", sort=False
+            )
+            print("\npage F1 on test pages (newsclean through the Cleaner; peers, same input):")
+            print(pivot.round(3).to_string())
     print(
         f"\ntrained in {time.perf_counter() - started:.0f} s; tracking store "
         f"{config.tracking.tracking_uri}"

@@ -68,6 +68,11 @@ class DataConfig:
     # Read AG News (train and test, 127,600 rows) from the Hugging Face hub through `datasets`
     # instead of the local test-only copy in corpora/ag-news (see newsclean.sources.hub).
     ag_news_hub: bool = False
+    # Text views of the page corpora (newsclean.textviews): the renderings to add, comma-
+    # separated (segmentation.TEXT_RENDERINGS; "" for none), and the seeded share of pages
+    # (in every split) that get one of them.
+    text_views: str = "blocks,html-text"
+    text_view_share: float = 0.5
 
 
 @dataclass

@@ -38,6 +38,13 @@ def make_card(
         .describe(percentiles=[0.5, 0.9])
         .round(1)
     )
+    views = frame["view"] if "view" in frame else pd.Series("html", index=frame.index)
+    pages = frame.assign(view=views)
+    per_view = (
+        pages.groupby(["source", "view"])
+        .agg(documents=("doc_id", "nunique"), rows=("text", "size"), news=("is_news", "sum"))
+        .reset_index()
+    )
     notes = dict(log.notes)
     blocks = notes.get("l3s-gn1.l3s_align_blocks")
     if blocks:
@@ -61,6 +68,10 @@ def make_card(
             f"{s}|{k}": row.to_dict() for (s, k), row in by_source_kind.iterrows()
         },
         "topics": {s: row.to_dict() for s, row in topic_counts.iterrows()},
+        "per_source_view": [
+            {k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
+            for row in per_view.to_dict("records")
+        ],
         "length_chars": {k: row.to_dict() for k, row in length_stats.iterrows()},
         "dropped": drops,
         "dropped_total": int(log.total_dropped()),
@@ -105,6 +116,20 @@ def render_markdown(card: dict) -> str:
             f"| {source} | {kind} | "
             + " | ".join(f"{row[s]:,}" for s in SPLITS)
             + f" | {total:,} |"
+        )
+    lines += [
+        "",
+        "## Views per source: HTML, text corpora, and the pages' text renderings",
+        "",
+        "A page's text views (newsclean.textviews) sit in its split; `documents` counts them.",
+        "",
+        "| source | view | documents | rows | news |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in card.get("per_source_view", []):
+        lines.append(
+            f"| {row['source']} | {row['view']} | {row['documents']:,} | {row['rows']:,}"
+            f" | {row['news']:,} |"
         )
     lines += [
         "",

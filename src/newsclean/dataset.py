@@ -26,7 +26,8 @@ from newsclean.labels import apply_label_rules
 from newsclean.segmentation import CONTAINER_FIELDS
 from newsclean.sources import SOURCES, BuildLog, Document, iter_documents, select_sources
 from newsclean.sources.base import check_labels
-from newsclean.text import normalise
+from newsclean.text import normalise, text_sha1, unit_hash
+from newsclean.textviews import add_text_views
 
 COLUMNS = [
     "source",
@@ -45,13 +46,8 @@ COLUMNS = [
     *CONTAINER_FIELDS,
     "gold_score",
     "text_sha1",
+    "view",
 ]
-
-
-def _unit_hash(*parts: object) -> float:
-    """A deterministic number in [0, 1) from the parts (stable across runs and machines)."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def assign_splits(documents: list[Document], config: Config) -> dict[tuple[str, str], str]:
@@ -72,7 +68,7 @@ def assign_splits(documents: list[Document], config: Config) -> dict[tuple[str, 
             strata[key].append(group)
     group_split: dict[tuple[str, str], str] = {}
     for (source, stratum, official), groups in strata.items():
-        ordered = sorted(groups, key=lambda g: _unit_hash(seed, source, stratum, g))
+        ordered = sorted(groups, key=lambda g: unit_hash(seed, source, stratum, g))
         n = len(ordered)
         if official == "test":
             cuts = {g: "test" for g in ordered}
@@ -91,10 +87,6 @@ def assign_splits(documents: list[Document], config: Config) -> dict[tuple[str, 
     return {key: group_split[(key[0], group)] for key, group in group_of.items()}
 
 
-def _paragraph_key(text: str) -> str:
-    return hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()
-
-
 COMMON_PARAGRAPH_DOCS = 20
 
 
@@ -106,7 +98,7 @@ def deduplicate(documents: list[Document], config: Config, log: BuildLog) -> lis
     through an inverted index; for one-paragraph documents that is the exact normalised text.
     The first one in source order is kept.
     """
-    hashed = [[_paragraph_key(p.text) for p in doc.paragraphs] for doc in documents]
+    hashed = [[text_sha1(p.text) for p in doc.paragraphs] for doc in documents]
     # Paragraphs found on many pages ("Home", "Share") say nothing about duplication; compare
     # documents on their distinctive paragraphs only, so the result does not depend on them.
     frequency = Counter(h for hashes in hashed for h in set(hashes))
@@ -214,10 +206,10 @@ def to_frame(documents: list[Document], splits: dict[tuple[str, str], str]) -> p
                 position=row.pop("block_index"),
                 n_paragraphs=len(doc.paragraphs),
                 split=split,
-                text_sha1=_paragraph_key(paragraph.text),
+                text_sha1=text_sha1(paragraph.text),
             )
             rows.append(row)
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "view"])
     frame["position"] = frame["position"].astype("int32")
     frame["n_paragraphs"] = frame["n_paragraphs"].astype("int32")
     frame["is_news"] = frame["is_news"].astype(bool)
@@ -249,6 +241,7 @@ def dataset_digest(frame: pd.DataFrame) -> str:
         "dom_depth",
         "css_tokens",
         *CONTAINER_FIELDS,
+        "view",
     ]
     for row in frame[key_columns].itertuples(index=False, name=None):
         digest.update(json.dumps(row, default=str, ensure_ascii=False).encode("utf-8"))
@@ -268,6 +261,7 @@ def build(config: Config) -> tuple[pd.DataFrame, dict]:
     frame = to_frame(documents, splits)
     frame = apply_annotations(frame, config.paths.annotations_dir, log)
     frame = apply_label_rules(frame, log)
+    frame = add_text_views(frame, documents, config, log)
     frame = frame.sort_values(["source", "split", "doc_id", "position"], kind="stable")
     frame = frame.reset_index(drop=True)
     digest = dataset_digest(frame)

@@ -246,6 +246,123 @@ PEERS = {
 }
 
 
+# The inputs the page-level evaluation gives every system: the raw page, and the page as plain
+# text in each of ``segmentation.TEXT_RENDERINGS`` (what users who hold text have).
+HTML_INPUT = "html"
+
+
+def page_input_names() -> tuple[str, ...]:
+    from newsclean.segmentation import TEXT_RENDERINGS
+
+    return (HTML_INPUT, *(f"text:{r}" for r in TEXT_RENDERINGS))
+
+
+def lines_as_html(text: str) -> bytes:
+    """Plain text as the minimal page a peer can read: each non-blank line wrapped as ``<p>``
+    (how peers are given the same lines as newsclean)."""
+    from html import escape
+
+    from newsclean.segmentation import segment_text
+
+    body = "".join(f"<p>{escape(b.text)}</p>\n" for b in segment_text(text))
+    return f"<html><body>\n{body}</body></html>".encode()
+
+
+def page_inputs(html_bytes: bytes, names: Sequence[str]) -> dict[str, tuple[dict, bytes]]:
+    """Per input name: (the record the cleaner gets, the bytes a peer gets)."""
+    from newsclean.segmentation import render_text
+    from newsclean.text import decode_bytes
+
+    out = {}
+    for name in names:
+        if name == HTML_INPUT:
+            out[name] = ({"html": decode_bytes(html_bytes)[0]}, html_bytes)
+        else:
+            text = render_text(html_bytes, name.removeprefix("text:"))
+            out[name] = ({"text": text}, lines_as_html(text))
+    return out
+
+
+def page_metric_name(input_name: str, corpus: str) -> str:
+    """Stable MLflow key: ``page_f1_<corpus>`` for HTML, ``page_f1_text_<rendering>_<corpus>``
+    for text input, with every ``-`` as ``_``."""
+    prefix = "page_f1" if input_name == HTML_INPUT else f"page_f1_{input_name.replace(':', '_')}"
+    return f"{prefix}_{corpus}".replace("-", "_")
+
+
+def evaluate_pages(
+    cleaner, pages: Sequence, inputs: Sequence[str] | None = None, peers: dict | None = None
+) -> pd.DataFrame:
+    """Page shingle F1 per (system, input, corpus) and overall (``corpus == "all"``), newsclean
+    through ``cleaner`` (a ``cleaning.Cleaner``, as users run it) and every peer on the same
+    input. ``pages`` are ``sources.pages.PageCase``-like (``corpus``, ``html``, ``gold``)."""
+    import time
+
+    from newsclean.inputs import InputError
+
+    inputs = tuple(inputs or page_input_names())
+    peers = PEERS if peers is None else peers
+    rows = []
+    for name in inputs:
+        prepared = [page_inputs(p.html, [name])[name] for p in pages]
+        outputs: dict[str, list[str]] = {}
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
+        texts = []
+        for page_number, (record, _) in enumerate(prepared):
+            try:
+                texts.append(cleaner.clean({"id": str(page_number), **record}).text)
+            except InputError:  # a page with no text: nothing kept
+                texts.append("")
+        outputs["newsclean"] = texts
+        seconds["newsclean"] = time.perf_counter() - started
+        for system, extract in peers.items():
+            started = time.perf_counter()
+            outputs[system] = [extract(peer_bytes) for _, peer_bytes in prepared]
+            seconds[system] = time.perf_counter() - started
+        for system, texts in outputs.items():
+            pairs_by_corpus: dict[str, list[tuple[str, str]]] = {}
+            for text, page in zip(texts, pages, strict=True):
+                pairs_by_corpus.setdefault(page.corpus, []).append((text, page.gold))
+            for corpus, pairs in pairs_by_corpus.items():
+                rows.append({"system": system, "input": name, "corpus": corpus, **page_f1(pairs)})
+            rows.append(
+                {
+                    "system": system,
+                    "input": name,
+                    "corpus": "all",
+                    **page_f1([(t, p.gold) for t, p in zip(texts, pages, strict=True)]),
+                    "pages_per_s": len(pages) / max(seconds[system], 1e-9),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def page_table_figure(table: pd.DataFrame, title: str):
+    """Grouped bars of page F1: one panel per input, corpora on the x axis, one bar per
+    system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    inputs = list(dict.fromkeys(table["input"]))
+    figure, axes = plt.subplots(
+        len(inputs), 1, figsize=(10, 3.2 * len(inputs)), squeeze=False, sharey=True
+    )
+    for axis, name in zip(axes[:, 0], inputs, strict=True):
+        part = table[table["input"] == name]
+        pivot = part.pivot(index="corpus", columns="system", values="f1")
+        pivot.plot.bar(ax=axis, rot=0, width=0.8)
+        axis.set_ylim(0, 1)
+        axis.set_ylabel("page F1")
+        axis.set_title(f"input: {name}", fontsize=10)
+        axis.legend(fontsize=7, ncol=len(pivot.columns), loc="lower right")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
 def log_figure(figure, name: str) -> None:
     """Log a matplotlib figure to the active MLflow run and close it (figures are kept in
     memory by pyplot until closed)."""

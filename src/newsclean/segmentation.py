@@ -344,3 +344,33 @@ def looks_like_html(document: str) -> bool:
     return head.startswith(("<!doctype", "<html", "<?xml", "<head", "<body")) or bool(
         re.search(r"<(p|div|body|html|article)\b", head)
     )
+
+
+# Whole pages as plain text, the way users who hold text have them: one line per paragraph,
+# menus, captions and teasers included. ``blocks`` is this module's own segmentation, one
+# block per line; ``html-text`` is the html-text library's rendering (newlines where a browser
+# breaks lines). html-text was chosen over inscriptis and resiliparse because it parses with
+# lxml, the parser segmentation already uses (the same repairs of broken markup), is pure
+# Python (no compiled dependency for a training-time view) and renders like a browser's
+# innerText, which is what scrapers' "page as text" usually is. The dataset's text views and
+# the page-level evaluation both render through this one function.
+TEXT_RENDERINGS = ("blocks", "html-text")
+
+
+def render_text(document: str | bytes, rendering: str) -> str:
+    """The page as plain text in one of ``TEXT_RENDERINGS`` ("" for an unparsable page)."""
+    if rendering == "blocks":
+        return "\n".join(block.text for block in segment_html(document))
+    if rendering == "html-text":
+        import html_text
+
+        root = parse_html(document)
+        if root is None:
+            return ""
+        return html_text.extract_text(root, guess_layout=True)
+    raise ValueError(f"unknown text rendering {rendering!r}; known: {TEXT_RENDERINGS}")
+
+
+def text_lines(document: str | bytes, rendering: str) -> list[str]:
+    """The rendering's non-blank lines, whitespace-cleaned (what ``segment_text`` reads)."""
+    return [block.text for block in segment_text(render_text(document, rendering))]

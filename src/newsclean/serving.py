@@ -477,23 +477,16 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
 
 
 def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dict[str, float]:
-    """Page-level shingle F1 of the cleaner on the real test pages (corpora present only)."""
+    """Page-level shingle F1 of the cleaner on the real test pages (corpora present only): the
+    same pages, in the same order, as the kind task's page-level table (``test_pages``)."""
     from newsclean.evaluation import page_f1
     from newsclean.inputs import RawArticle
-    from newsclean.sources.pages import load_page
-    from newsclean.training import PAGE_CORPORA
+    from newsclean.training import test_pages
 
     corpora_dir = config.paths.corpora_dir
     if corpora_dir is None or not Path(corpora_dir).is_dir():
         return {}
-    pages = []
-    for corpus in PAGE_CORPORA:
-        doc_ids = sorted(
-            frame.loc[(frame["source"] == corpus) & (frame["split"] == "test"), "doc_id"].unique()
-        )
-        if config.model.page_eval_max_pages:
-            doc_ids = doc_ids[: config.model.page_eval_max_pages]
-        pages += [p for p in (load_page(corpus, d, corpora_dir) for d in doc_ids) if p]
+    pages = test_pages(frame[frame["split"] == "test"], config)
     if not pages:
         return {}
     raws = [RawArticle(f"{p.corpus}/{p.doc_id}", "html", p.html) for p in pages]

@@ -61,6 +61,13 @@ def text_sha1(text: str) -> str:
     return hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()
 
 
+def unit_hash(*parts: object) -> float:
+    """A deterministic number in [0, 1) from the parts (stable across runs and machines):
+    seeded splits and samples are functions of it."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def shingles(words: list[str], size: int) -> list[tuple[str, ...]]:
     if len(words) < size:
         return [tuple(words)] if words else []

@@ -27,6 +27,7 @@ from newsclean.evaluation import (
     confusion_figure,
     log_figure,
     news_f1,
+    page_table_figure,
     per_source_report,
     worst_errors,
 )
@@ -378,6 +379,12 @@ def kind_metrics(frame: pd.DataFrame, proba: np.ndarray, prefix: str) -> dict[st
     chars = frame["text"].fillna("").astype(str).str.len().to_numpy()
     metrics[f"{prefix}_news_f1"] = news_f1(truth, predicted)
     metrics[f"{prefix}_news_f1_chars"] = news_f1(truth, predicted, chars)
+    if "view" in frame:
+        # HTML rows, text-corpus rows, and each text rendering of the pages (textviews).
+        for view in sorted(frame["view"].dropna().unique()):
+            mask = (frame["view"] == view).to_numpy()
+            name = str(view).replace("-", "_")
+            metrics[f"{prefix}_news_f1_view_{name}"] = news_f1(truth[mask], predicted[mask])
     for source in PAGE_CORPORA:
         mask = (frame["source"] == source).to_numpy()
         if mask.any():
@@ -564,12 +571,13 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
 # the base probabilities and the block's own dense features (``NeighbourStack`` options).
 # All share one set of out-of-fold base probabilities, so each costs one boosting fit.
 STACK_VIEWS = ("neighbours", "containers", "sequence", "similarity", "css_cues")
+# Trained every run: the plain second pass (what the views add) and the full design. The
+# intermediate ablations (+ neighbours, + containers, + sequence, + similarity) were measured
+# in earlier runs (each one added validation score, see git history of this table) and cost a
+# boosting fit each; with the text views in the data they would push the kind task past an
+# hour on two cores.
 STACKS = {
     "stack-hgb + linear-scores": (),
-    "stack-hgb + neighbours": ("neighbours",),
-    "stack-hgb + neighbours + containers": ("neighbours", "containers"),
-    "stack-hgb + neighbours + containers + sequence": ("neighbours", "containers", "sequence"),
-    "stack-hgb + neighbours + containers + sequence + similarity": STACK_VIEWS[:4],
     # On validation over cached out-of-fold probabilities: selection score after the kind
     # weights 0.8973 -> 0.8991, L3S news F1 0.926 -> 0.950 (reader comments on blog pages).
     "stack-hgb + neighbours + containers + sequence + similarity + css-cues": STACK_VIEWS,
@@ -766,6 +774,27 @@ def _news_thresholds(best: dict, validation: pd.DataFrame) -> pd.DataFrame:
     return table.round(4)
 
 
+def test_pages(test: pd.DataFrame, config: Config) -> list:
+    """The test pages of the page-level evaluation: per page corpus, a seeded order of its
+    test pages (HTML rows only), the first ``page_eval_max_pages``, raw HTML and gold."""
+    from newsclean.sources.pages import load_page
+
+    corpora_dir = config.paths.corpora_dir
+    if corpora_dir is None:
+        return []
+    html_rows = test["view"] == "html" if "view" in test else test["html_tag"].notna()
+    pages = []
+    for corpus in PAGE_CORPORA:
+        doc_ids = sorted(
+            test.loc[html_rows & (test["source"] == corpus), "doc_id"].unique(),
+            key=lambda d: hashlib.sha256(f"{config.data.seed}:{d}".encode()).digest(),
+        )
+        if config.model.page_eval_max_pages:
+            doc_ids = doc_ids[: config.model.page_eval_max_pages]
+        pages += [p for p in (load_page(corpus, d, corpora_dir) for d in doc_ids) if p]
+    return pages
+
+
 def _page_level(
     best: dict,
     model,
@@ -775,63 +804,21 @@ def _page_level(
     digest: str,
     card_summary: str,
 ) -> pd.DataFrame:
-    """Shingle F1 of the kept paragraphs of each test page, for us and the peers."""
+    """Shingle F1 of each test page cleaned by the best kind model through the ``Cleaner``
+    users run, for HTML input and each text rendering, beside the peers on the same input."""
     import mlflow
 
-    from newsclean.evaluation import PEERS, page_f1
-    from newsclean.sources.pages import load_page
+    from newsclean.cleaning import Cleaner
+    from newsclean.evaluation import PEERS, evaluate_pages, page_metric_name
 
-    corpora_dir = config.paths.corpora_dir
-    if corpora_dir is None:
-        return pd.DataFrame()
-    pages = []
-    for corpus in PAGE_CORPORA:
-        doc_ids = sorted(
-            test.loc[test["source"] == corpus, "doc_id"].unique(),
-            key=lambda d: hashlib.sha256(f"{config.data.seed}:{d}".encode()).digest(),
-        )
-        if config.model.page_eval_max_pages:
-            doc_ids = doc_ids[: config.model.page_eval_max_pages]
-        pages += [p for p in (load_page(corpus, d, corpora_dir) for d in doc_ids) if p]
+    pages = test_pages(test, config)
     if not pages:
         return pd.DataFrame()
-    outputs: dict[str, list[str]] = {}
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    outputs["newsclean"] = extract_with_model(model, [p.html for p in pages])
-    seconds["newsclean"] = time.perf_counter() - started
-    started = time.perf_counter()
-    outputs["newsclean (text only)"] = extract_with_model(
-        model, [p.html for p in pages], text_only=True
-    )
-    seconds["newsclean (text only)"] = time.perf_counter() - started
-    for name, extract in PEERS.items():
-        started = time.perf_counter()
-        outputs[name] = [extract(p.html) for p in pages]
-        seconds[name] = time.perf_counter() - started
-    rows = []
-    for system, texts in outputs.items():
-        for corpus in PAGE_CORPORA:
-            pairs = [(t, p.gold) for t, p in zip(texts, pages, strict=True) if p.corpus == corpus]
-            if pairs:
-                rows.append({"system": system, "corpus": corpus, **page_f1(pairs)})
-        rows.append(
-            {
-                "system": system,
-                "corpus": "all",
-                **page_f1([(t, p.gold) for t, p in zip(texts, pages, strict=True)]),
-                "pages_per_s": len(pages) / max(seconds[system], 1e-9),
-            }
-        )
-    table = pd.DataFrame(rows).round(4)
+    table = evaluate_pages(Cleaner(model), pages).round(4)
     client = mlflow.MlflowClient()
-    for row in table.itertuples():
-        metric = f"page_f1_{row.corpus}".replace("-", "_")
-        if row.system == "newsclean":
-            client.log_metric(best["run_id"], metric, row.f1)
-        elif row.system == "newsclean (text only)":
-            client.log_metric(best["run_id"], f"{metric}_text_only", row.f1)
-    for system in [*PEERS]:
+    for row in table[table["system"] == "newsclean"].itertuples():
+        client.log_metric(best["run_id"], page_metric_name(row.input, row.corpus), row.f1)
+    for system in PEERS:
         with tracking.tagged_run(
             f"{system} (page)", digest, card_summary, "peer", "kind", nested=True
         ):
@@ -839,39 +826,11 @@ def _page_level(
             part = table[table["system"] == system]
             mlflow.log_metrics(
                 {
-                    f"page_f1_{c}".replace("-", "_"): f
-                    for c, f in zip(part["corpus"], part["f1"], strict=True)
+                    page_metric_name(i, c): f
+                    for i, c, f in zip(part["input"], part["corpus"], part["f1"], strict=True)
                 }
             )
     return table
-
-
-def extract_with_model(model, pages: list[bytes], text_only: bool = False) -> list[str]:
-    """Segment each page, predict kinds in one batch, keep the news paragraphs."""
-    from newsclean.segmentation import segment_html
-
-    rows = []
-    for number, page in enumerate(pages):
-        for position, block in enumerate(segment_html(page)):
-            row = {"doc_id": str(number), "position": position, "text": block.text}
-            if not text_only:
-                row.update(
-                    html_tag=block.tag,
-                    link_density=block.link_density,
-                    dom_depth=block.dom_depth,
-                    css_tokens=block.css_tokens,
-                    **{name: getattr(block, name) for name in CONTAINER_FIELDS},
-                )
-            rows.append(row)
-    if not rows:
-        return ["" for _ in pages]
-    frame = pd.DataFrame(rows)
-    predicted = model.predict(frame)
-    kept: list[list[str]] = [[] for _ in pages]
-    for doc_id, text, kind in zip(frame["doc_id"], frame["text"], predicted, strict=True):
-        if kind == "news":
-            kept[int(doc_id)].append(text)
-    return ["\n".join(texts) for texts in kept]
 
 
 def _leave_one_corpus_out(
@@ -960,22 +919,5 @@ def _log_kind_summary(
         mlflow.log_table(thresholds, "news_threshold_by_corpus.json")
     if not page_table.empty:
         mlflow.log_table(page_table, "page_level.json")
-        figure = _page_figure(page_table)
+        figure = page_table_figure(page_table, "Page F1 on test pages: newsclean vs peers")
         log_figure(figure, "page_f1_vs_peers.png")
-
-
-def _page_figure(table: pd.DataFrame):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pivot = table.pivot(index="corpus", columns="system", values="f1")
-    figure, axis = plt.subplots(figsize=(9, 4))
-    pivot.plot.bar(ax=axis)
-    axis.set_ylabel("page shingle F1")
-    axis.set_ylim(0, 1)
-    axis.set_title("Page-level F1: newsclean vs peers (test pages)")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    return figure

@@ -60,6 +60,9 @@ class Document:
     stratum: str = ""
     # Documents with the same group always land in the same split (e.g. ad/no-ad twins).
     group: str | None = None
+    # Pages only: the lines of whole-page text renderings (``segmentation.TEXT_RENDERINGS``
+    # other than ``blocks``), from which the build makes the page's text views.
+    renderings: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

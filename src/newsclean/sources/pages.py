@@ -21,7 +21,7 @@ from pathlib import Path
 from lxml import html as lxml_html
 
 from newsclean.alignment import GoldIndex
-from newsclean.segmentation import parse_html, segment_html
+from newsclean.segmentation import TEXT_RENDERINGS, parse_html, segment_html, text_lines
 from newsclean.sources.base import BuildLog, Document, Drop, Paragraph, read_bytes
 from newsclean.text import decode_bytes, normalise, tokens
 
@@ -44,6 +44,12 @@ CLEANEVAL_MARKER_RE = re.compile(r"<[phl]>", re.IGNORECASE)
 
 def _has_words(text: str) -> bool:
     return bool(tokens(text))
+
+
+def _renderings(page: str | bytes) -> dict[str, list[str]]:
+    """The page's whole-page text renderings as lines (``blocks`` is derived from the labelled
+    blocks by the dataset build, so it is not rendered here)."""
+    return {r: text_lines(page, r) for r in TEXT_RENDERINGS if r != "blocks"}
 
 
 # ---------------------------------------------------------------- l3s-gn1
@@ -83,7 +89,8 @@ def _l3s_page(args: tuple[Path, float]) -> WorkerResult:
     if not paragraphs:
         drops.append(Drop(source, str(path), "page", "no text blocks"))
         return None, drops, stats
-    return Document(source, doc_id, paragraphs, stratum=source), drops, stats
+    document = Document(source, doc_id, paragraphs, stratum=source, renderings=_renderings(data))
+    return document, drops, stats
 
 
 def l3s_files(corpora_dir: Path) -> list[Path]:
@@ -144,13 +151,17 @@ def _dragnet_page(args: tuple[Path, Path, str, float]) -> WorkerResult:
     gold = decode_bytes(read_bytes(gold_path))[0]
     parts = DRAGNET_COMMENTS_RE.split(gold, maxsplit=1)
     main, comments = parts[0], (parts[1] if len(parts) > 1 else "")
+    html_bytes = read_bytes(html_path)
     paragraphs, drops, stats = _label_by_gold(
-        source, html_path, read_bytes(html_path), main, threshold, comments, "boilerplate"
+        source, html_path, html_bytes, main, threshold, comments, "boilerplate"
     )
     if not paragraphs:
         drops.append(Drop(source, str(html_path), "page", "no text blocks"))
         return None, drops, stats
-    return Document(source, doc_id, paragraphs, split, stratum=source), drops, stats
+    document = Document(
+        source, doc_id, paragraphs, split, stratum=source, renderings=_renderings(html_bytes)
+    )
+    return document, drops, stats
 
 
 def dragnet_jobs(corpora_dir: Path, threshold: float) -> list[tuple[Path, Path, str, float]]:
@@ -183,13 +194,15 @@ def _cleaneval_page(args: tuple[Path, Path, float]) -> WorkerResult:
     if not gold_path.exists():
         return None, [Drop(source, str(html_path), "page", "no gold file")], {}
     gold = _cleaneval_gold(decode_bytes(read_bytes(gold_path))[0])
-    paragraphs, drops, stats = _label_by_gold(
-        source, html_path, read_bytes(html_path), gold, threshold
-    )
+    html_bytes = read_bytes(html_path)
+    paragraphs, drops, stats = _label_by_gold(source, html_path, html_bytes, gold, threshold)
     if not paragraphs:
         drops.append(Drop(source, str(html_path), "page", "no text blocks"))
         return None, drops, stats
-    return Document(source, doc_id, paragraphs, None, stratum=source), drops, stats
+    document = Document(
+        source, doc_id, paragraphs, None, stratum=source, renderings=_renderings(html_bytes)
+    )
+    return document, drops, stats
 
 
 def cleaneval_jobs(corpora_dir: Path, threshold: float) -> list[tuple[Path, Path, float]]:
@@ -219,10 +232,11 @@ def _wcxb_page(args: tuple[Path, Path, str, float]) -> WorkerResult:
         return None, [Drop(source, str(gold_path), "page", "page type is not article")], {}
     if not main.strip():
         return None, [Drop(source, str(gold_path), "page", "empty gold main text")], {}
+    html_bytes = read_bytes(html_path)
     paragraphs, drops, stats = _label_by_gold(
         source,
         html_path,
-        read_bytes(html_path),
+        html_bytes,
         main,
         threshold,
         exclude_snippets=list(truth.get("without") or []),
@@ -230,7 +244,10 @@ def _wcxb_page(args: tuple[Path, Path, str, float]) -> WorkerResult:
     if not paragraphs:
         drops.append(Drop(source, str(html_path), "page", "no text blocks"))
         return None, drops, stats
-    return Document(source, doc_id, paragraphs, split, stratum=source), drops, stats
+    document = Document(
+        source, doc_id, paragraphs, split, stratum=source, renderings=_renderings(html_bytes)
+    )
+    return document, drops, stats
 
 
 def wcxb_jobs(corpora_dir: Path, threshold: float) -> list[tuple[Path, Path, str, float]]:
@@ -281,7 +298,10 @@ def _readability_page(args: tuple[Path, float]) -> WorkerResult:
     if not paragraphs:
         drops.append(Drop(source, str(source_path), "page", "no text blocks"))
         return None, drops, stats
-    return Document(source, doc_id, paragraphs, None, stratum=source), drops, stats
+    document = Document(
+        source, doc_id, paragraphs, None, stratum=source, renderings=_renderings(source_bytes)
+    )
+    return document, drops, stats
 
 
 def readability_jobs(corpora_dir: Path, threshold: float) -> list[tuple[Path, float]]:
