@@ -21,7 +21,7 @@ export HF_DATASETS_OFFLINE := 1
 export MLFLOW_ENABLE_ASYNC_LOGGING := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train test test-fast lint format ui config clean
+.PHONY: help setup data train test test-behaviour test-fast lint format ui config clean
 
 help: ## List every target with one line each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -43,6 +43,9 @@ train: data ## Build the dataset, train kind and topic models, log them to MLflo
 
 test: setup ## Run the whole test suite (slow tests included), as CI does
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-behaviour: setup ## Behaviour tests (tests/test_behaviour.py) on the registered champion cleaner
+	$(PY) -m pytest tests/test_behaviour.py --cleaner-uri models:/newsclean-cleaner@champion $(PYTEST_ARGS)
 
 test-fast: setup ## Run the tests that take under a few seconds each
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -156,3 +156,26 @@ def cleaner(cleaner_store):
     from newsclean import Cleaner
 
     return Cleaner.load(config=cleaner_store.config)
+
+
+# -- behaviour tests (tests/test_behaviour.py) ---------------------------------------------------
+def pytest_addoption(parser):
+    parser.addoption(
+        "--cleaner-uri",
+        default=None,
+        help="run tests/test_behaviour.py on this registered cleaner (e.g. "
+        "models:/newsclean-cleaner@champion in the project's store) instead of the "
+        "sample-trained one (`make test-behaviour`)",
+    )
+
+
+@pytest.fixture(scope="session")
+def behaviour_cleaner(request):
+    """The cleaner the behaviour tests judge: the sample-trained one (CI), or ``--cleaner-uri``
+    loaded from the project's store."""
+    from newsclean import Cleaner
+
+    uri = request.config.getoption("--cleaner-uri")
+    if uri:
+        return Cleaner.load(uri)
+    return request.getfixturevalue("cleaner")

@@ -363,3 +363,48 @@ def test_cleaner_gives_old_models_the_numpy_tfidf_transform():
     Cleaner(kind, topic)
     assert type(kind.named_steps["tfidf"]) is WordTfidf
     assert type(topic.named_steps["tfidf"]) is CharTfidf
+
+
+class KeywordTopics:
+    """A stand-in topic model: everything is about sports."""
+
+    classes_ = np.array(["world", "business", "sci_tech", "sports", "entertainment", "lifestyle"])
+
+    def predict_proba(self, frame):
+        return np.tile([0.0, 0.0, 0.0, 1.0, 0.0, 0.0], (len(frame), 1))
+
+
+def test_teasers_get_topics_even_when_dropped_and_dropped_junk_gets_none():
+    cleaner = Cleaner(RuleKind(), KeywordTopics())
+    article = cleaner.clean([NEWS_TEXT, "Read more: Harwick Rovers win the cup", "Share this"])
+    news, teaser, share = article.paragraphs
+    assert news.kept and news.topics == ["sports"]
+    assert teaser.kind == "teaser" and not teaser.kept and teaser.topics == ["sports"]
+    assert share.kind == "boilerplate" and share.topics == []
+
+
+def test_bylines_timestamps_and_credits_are_boilerplate_whatever_the_model_says():
+    cleaner = Cleaner(RuleKind())  # calls all three news
+    lines = ["By Tomas Reyes, Staff Writer", "Published at 9:40 a.m.", "Photo: L. Voss/Images"]
+    article = cleaner.clean([*lines, NEWS_TEXT, "By Monday the flood had receded."])
+    assert [p.kind for p in article.paragraphs] == ["boilerplate"] * 3 + ["news", "news"]
+    assert article.text == f"{NEWS_TEXT}\n\nBy Monday the flood had receded."
+
+
+def test_a_paragraph_called_spam_for_its_glued_promo_is_rescued_as_news():
+    class SpamWhenPromo(RuleKind):
+        def predict_proba(self, frame):
+            proba = super().predict_proba(frame)
+            promo = frame["text"].str.contains("free spins").to_numpy()
+            proba[promo] = [0.05, 0.0, 0.9, 0.05]
+            return proba
+
+    cleaner = Cleaner(SpamWhenPromo())
+    glued = f"Claim 50 free spins every Friday!{NEWS_TEXT}"
+    standalone = "Claim 50 free spins every Friday at LuckyQuay, new players only, T&Cs apply!"
+    article = cleaner.clean([glued, standalone])
+    rescued, promo = article.paragraphs
+    assert rescued.kind == "news" and rescued.kept and rescued.text == NEWS_TEXT
+    assert [(s.kind, s.where) for s in rescued.removed_spans] == [("spam", "start")]
+    assert rescued.probabilities["news"] > 0.5  # the kept part's own probabilities
+    assert promo.kind == "spam" and not promo.kept  # no glued join: left as it is

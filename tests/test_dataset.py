@@ -12,7 +12,7 @@ import pytest
 
 from newsclean import dataset
 from newsclean.config import KINDS, SPLITS, TOPICS
-from newsclean.labels import rule_for
+from newsclean.kindrules import rule_for
 from newsclean.sources import SOURCES, BuildLog, Document, Paragraph
 from newsclean.text import text_sha1
 

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from newsclean.labels import apply_label_rules, is_byline, is_credit, is_timestamp, rule_for
+from newsclean.kindrules import is_byline, is_credit, is_timestamp, rule_for
+from newsclean.labels import apply_label_rules
 from newsclean.sources.base import BuildLog
 
 TIMESTAMPS = [

@@ -37,6 +37,7 @@ import pandas as pd
 from newsclean.config import KINDS, TOPICS
 from newsclean.features import HTML_NUMBERS, SHALLOW_NAMES, fast_tfidf, shallow_features
 from newsclean.inputs import Article, InputError, RawArticle, to_article
+from newsclean.kindrules import rule_for
 
 CLEANER_MODEL_NAME = "newsclean-cleaner"
 DEFAULT_MODEL_URI = f"models:/{CLEANER_MODEL_NAME}@champion"
@@ -59,7 +60,7 @@ class RemovedSpan:
     """Junk cut off a news paragraph: ``original[start:end] == text``."""
 
     text: str
-    kind: str
+    kind: str  # the decision: the model's, then the glued-junk rescue and kindrules
     where: str  # "start" or "end"
     start: int
     end: int
@@ -74,7 +75,7 @@ class RemovedSpan:
 @dataclass
 class CleanedParagraph:
     text: str  # the paragraph without its removed spans
-    kind: str
+    kind: str  # the decision: the model's, then the glued-junk rescue and kindrules
     probabilities: dict[str, float]
     topics: list[str]
     kept: bool
@@ -201,6 +202,8 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _URL_RE.finditer(text)]
 
 
+# Paragraphs longer than this are never a byline, timestamp or credit (``kindrules``).
+MAX_RULE_TEXT = 360
 # A non-news paragraph with junk glued on is read as news again (``_rescue_glued_news``) when
 # it is this long, and what stays once the junk is cut is news by at least this mean
 # probability and holds at least this share of its characters.
@@ -513,6 +516,7 @@ class Cleaner:
         kinds = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
         texts = [b.text for a in parsed for b in a.blocks]
         self._rescue_glued_news(texts, kinds, frame, proba)
+        apply_kind_rules(texts, kinds)
         spans = self._strip_junk(texts, kinds, frame, proba)
         clock = self._tick("junk", clock)
         cleaned_texts = [
@@ -692,6 +696,16 @@ class Cleaner:
         for row, tag_list in zip(rows, tags, strict=True):
             topics[row] = [str(t) for t in tag_list]
         return topics
+
+
+def apply_kind_rules(texts: Sequence[str], kinds: np.ndarray) -> None:
+    """A paragraph that is only a byline, a timestamp or a picture credit is boilerplate
+    whatever the model says (``kindrules``, the definition the training labels follow): in a
+    two-paragraph article the model has little context, and these lines must still go.
+    ``kinds`` changes in place; the model's probabilities are reported as they were."""
+    for row, text in enumerate(texts):
+        if kinds[row] != "boilerplate" and len(text) <= MAX_RULE_TEXT and rule_for(text):
+            kinds[row] = "boilerplate"
 
 
 def spans_from_decision(
