@@ -88,3 +88,59 @@ def test_tagged_run_carries_the_common_tags_role_and_task(store):
     )
     assert child_tags["data_card"] == "card" and "git_commit" in child_tags
     assert child_tags["mlflow.parentRunId"] == parent.info.run_id
+
+
+# -- the champion rule on validation (tracking.promote) -------------------------------------
+def _challenger(value: float, data: str = "corpora", digest: str = "d1") -> tracking.Challenger:
+    uri, run_id = _logged_model()
+    return tracking.Challenger(uri, run_id, digest, data, "val_score", value)
+
+
+def _scores(value: float):
+    return lambda uri: value
+
+
+@pytest.mark.slow
+def test_promotion_decides_on_the_champions_score_on_the_same_validation_data(store):
+    promoted, reason = tracking.promote("m", _challenger(0.80), _scores(0.0))
+    assert promoted and reason == "no champion yet"
+    # Worse than the champion scored on the challenger's own validation split: kept.
+    promoted, reason = tracking.promote("m", _challenger(0.81), _scores(0.85))
+    assert not promoted and "champion kept" in reason and "0.8500" in reason
+    assert int(tracking.champion_version("m").version) == 1
+    # Better: moves, whatever the two models scored on their own data before.
+    promoted, reason = tracking.promote("m", _challenger(0.86, digest="d2"), _scores(0.85))
+    assert promoted and "promoted" in reason
+    version = tracking.champion_version("m")
+    assert int(version.version) == 3
+    assert version.tags["promotion"] == reason and version.tags["champion_val_score"] == "0.850000"
+
+
+@pytest.mark.slow
+def test_a_sample_training_never_displaces_a_corpora_champion(store):
+    tracking.promote("m", _challenger(0.70, data="corpora"), _scores(0.0))
+    promoted, reason = tracking.promote("m", _challenger(0.99, data="sample"), _scores(0.1))
+    assert not promoted and "sample" in reason
+    client = mlflow.MlflowClient()
+    assert int(tracking.champion_version("m").version) == 1
+    assert int(client.get_model_version_by_alias("m", tracking.SAMPLE_ALIAS).version) == 2
+
+
+@pytest.mark.slow
+def test_force_and_never_and_a_champion_that_cannot_score(store):
+    tracking.promote("m", _challenger(0.90), _scores(0.0))
+
+    def cannot_score(uri):
+        raise KeyError("column css_tokens")
+
+    promoted, reason = tracking.promote("m", _challenger(0.95), cannot_score)
+    assert not promoted and "cannot score" in reason and "css_tokens" in reason
+    promoted, reason = tracking.promote("m", _challenger(0.95), _scores(0.1), mode="never")
+    assert not promoted and "--promote never" in reason
+    assert int(tracking.champion_version("m").version) == 1
+    promoted, reason = tracking.promote("m", _challenger(0.10), _scores(0.9), mode="force")
+    assert promoted and "forced" in reason and "v1" in reason
+    version = tracking.champion_version("m")
+    assert int(version.version) == 4 and version.tags["promotion"] == reason
+    with pytest.raises(ValueError, match="promote mode"):
+        tracking.promote("m", _challenger(0.5), _scores(0.1), mode="sometimes")

@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="train only this task (repeatable; default all, then the cleaner over the champions)",
     )
+    train.add_argument(
+        "--promote",
+        choices=["auto", "never", "force"],
+        help="champion rule (tracking.promote): auto moves the alias to a model that beats the "
+        "champion on the same validation data (default); never only registers; force always "
+        "moves it",
+    )
     commands.add_parser("config", help="print the effective configuration")
     _add_annotation_commands(commands)
     _add_compare_command(commands)
@@ -287,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "data":
             return cmd_data(config)
         if args.command == "train":
+            if args.promote:
+                config.tracking.promote = args.promote
             return cmd_train(config, args.task)
         if args.command.startswith("annotate"):
             return cmd_annotation(config, args)

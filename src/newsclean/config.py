@@ -46,6 +46,9 @@ class TrackingConfig:
     artifact_root: Path = PROJECT_ROOT / "mlruns"
     kind_experiment: str = "newsclean-kind"
     topic_experiment: str = "newsclean-topic"
+    # The champion rule (tracking.promote): "auto" moves the alias to a model that beats the
+    # champion on the same validation data; "never" only registers; "force" always moves it.
+    promote: str = "auto"
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
@@ -27,29 +27,10 @@ from newsclean.features import (
     neighbour_values,
     page_similarity,
     sequence_features,
-    text_features,
 )
 
 UNKNOWN = "unknown"
 REST_KINDS = [k for k in KINDS if k != "news"]
-
-
-def tfidf_logreg(config: ModelConfig, seed: int) -> Pipeline:
-    """Baseline: word TF-IDF + multinomial logistic regression (class-balanced)."""
-    return Pipeline(
-        [
-            ("features", text_features(config)),
-            (
-                "classifier",
-                LogisticRegression(
-                    C=config.C,
-                    max_iter=config.max_iter,
-                    class_weight="balanced",
-                    random_state=seed,
-                ),
-            ),
-        ]
-    )
 
 
 def linear_classifier(config: ModelConfig, seed: int, balanced: bool = True):

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from newsclean.config import PROJECT_ROOT, Config
 
 CHAMPION = "champion"
+# A version trained on the bundled sample only gets this alias; it never takes ``CHAMPION``
+# from a version trained on the corpora.
+SAMPLE_ALIAS = "sample"
+PROMOTE_MODES = ("auto", "never", "force")
 
 
 def configure(config: Config) -> None:
@@ -165,4 +171,95 @@ def promote_if_better(
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version.version)
     client.set_model_version_tag(model_name, version.version, "promotion", reason)
+    return promoted, reason
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A newly trained model and its score on its own validation split (what decides)."""
+
+    model_uri: str
+    run_id: str
+    digest: str
+    data: str  # "corpora" or "sample" (``data_kind``)
+    metric: str  # a validation metric, higher is better
+    value: float
+
+
+def data_kind(sources) -> str:
+    """ "sample" when the training data is the bundled sample alone, else "corpora"."""
+    return "sample" if set(sources) <= {"sample"} else "corpora"
+
+
+def promote(
+    model_name: str,
+    challenger: Challenger,
+    score_champion: Callable[[str], float],
+    mode: str = "auto",
+) -> tuple[bool, str]:
+    """Register the challenger; move the champion alias only if it wins on validation.
+
+    ``score_champion(model_uri)`` scores the current champion on the challenger's validation
+    split, in the same run, so both are judged on the same data; test figures never decide.
+    ``mode``: ``auto`` (the rule), ``never`` (register only), ``force`` (move the alias). A
+    model trained on the sample alone never displaces one trained on the corpora; it gets the
+    ``sample`` alias. The alias moves last, after every tag is written: a training killed
+    before that leaves the champion as it was. Returns (promoted, reason); the reason is
+    also the version's ``promotion`` tag."""
+    import mlflow
+
+    if mode not in PROMOTE_MODES:
+        raise ValueError(f"promote mode must be one of {PROMOTE_MODES}, not {mode!r}")
+    value = round(challenger.value, 6)
+    client = mlflow.MlflowClient()
+    current = champion_version(model_name)
+    version = mlflow.register_model(challenger.model_uri, model_name)
+    for key, tag in (
+        (challenger.metric, f"{value:.6f}"),
+        ("dataset_digest", challenger.digest),
+        ("run_id", challenger.run_id),
+        ("data", challenger.data),
+    ):
+        client.set_model_version_tag(model_name, version.version, key, tag)
+    if mode == "force":
+        promoted = True
+        reason = "forced (--promote force)" + (
+            f"; replaced champion v{current.version}" if current is not None else ""
+        )
+    elif mode == "never":
+        promoted, reason = False, "not promoted (--promote never)"
+    elif current is None:
+        promoted, reason = True, "no champion yet"
+    elif challenger.data == "sample" and current.tags.get("data", "corpora") != "sample":
+        promoted = False
+        reason = (
+            f"trained on the bundled sample only; champion v{current.version} was trained on "
+            f"the corpora and is kept (this version has the alias '{SAMPLE_ALIAS}')"
+        )
+    else:
+        try:
+            old_value = round(float(score_champion(f"models:/{model_name}/{current.version}")), 6)
+        except Exception as error:  # noqa: BLE001 - any failure to score means: keep it
+            old_value = None
+            promoted = False
+            reason = (
+                f"champion v{current.version} cannot score the new validation data "
+                f"({type(error).__name__}: {str(error)[:200]}); champion kept"
+            )
+        if old_value is not None:
+            client.set_model_version_tag(
+                model_name, version.version, f"champion_{challenger.metric}", f"{old_value:.6f}"
+            )
+            promoted = value > old_value
+            comparison = ">" if promoted else "<="
+            reason = (
+                f"{challenger.metric} {value:.4f} {comparison} champion v{current.version}'s "
+                f"{old_value:.4f} on the same validation data; "
+                + ("promoted" if promoted else "champion kept")
+            )
+    client.set_model_version_tag(model_name, version.version, "promotion", reason)
+    if challenger.data == "sample":
+        client.set_registered_model_alias(model_name, SAMPLE_ALIAS, version.version)
+    if promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, version.version)
     return promoted, reason

@@ -31,16 +31,8 @@ from newsclean.evaluation import (
     per_source_report,
     worst_errors,
 )
-from newsclean.features import INPUT_COLUMNS, PAGE_COLUMNS
-from newsclean.models import tfidf_logreg
+from newsclean.features import PAGE_COLUMNS
 from newsclean.segmentation import CONTAINER_FIELDS
-
-
-@dataclass(frozen=True)
-class Candidate:
-    run_name: str  # model + feature set, as the UI shows it
-    build: Callable[[Config], object]
-    params: dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -61,26 +53,6 @@ TASKS = {
         "topic", "topic", TOPICS, lambda c: c.tracking.topic_experiment, "newsclean-topic"
     ),
 }
-
-
-def candidates(config: Config) -> list[Candidate]:
-    model = config.model
-    return [
-        Candidate(
-            run_name=f"logreg + word-tfidf-1-{model.ngram_max}g",
-            build=lambda c: tfidf_logreg(c.model, c.data.seed),
-            params={
-                "model": "logistic_regression",
-                "features": "word_tfidf",
-                "ngram_max": model.ngram_max,
-                "max_features": model.max_features,
-                "min_df": model.min_df,
-                "C": model.C,
-                "max_iter": model.max_iter,
-                "class_weight": "balanced",
-            },
-        )
-    ]
 
 
 def _cap(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
@@ -106,7 +78,7 @@ def train_all(config: Config, tasks: list[str] | None = None) -> list[dict]:
 
             result = topics.train_topic(frame, config, digest, card)
         else:
-            result = train_task(TASKS[name], frame, config, digest, card)
+            raise ValueError(f"unknown task {name!r}; tasks: {', '.join([*TASKS, 'cleaner'])}")
         results.append(_with_resources(result, time.perf_counter() - started, per_task))
     if tasks is None or "cleaner" in tasks:
         # The product over the champions; a partial run (one task) leaves the cleaner as it is.
@@ -129,58 +101,6 @@ def _with_resources(result: dict, seconds: float, per_task: bool) -> dict:
         scope = "task" if per_task else "process"
         client.set_tag(result["parent_run_id"], "peak_memory_scope", scope)
     return {**result, **resources}
-
-
-def train_task(task: Task, frame: pd.DataFrame, config: Config, digest: str, card: dict) -> dict:
-    import mlflow
-
-    from newsclean.datacard import summary
-
-    rows = task.rows(frame)
-    train = _cap(rows[rows["split"] == "train"], config.model.max_train_rows, config.data.seed)
-    validation = rows[rows["split"] == "validation"]
-    test = rows[rows["split"] == "test"]
-    if train.empty or validation.empty:
-        raise ValueError(f"task {task.name}: no {task.label} labels in train or validation")
-    card_summary = summary(card) if card else "no data card"
-    tracking.experiment(config, task.experiment(config))
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    results = []
-    with tracking.tagged_run(
-        f"train-{task.name}-{stamp}", digest, card_summary, "parent"
-    ) as parent:
-        mlflow.log_params(
-            {
-                "task": task.name,
-                "seed": config.data.seed,
-                "n_train": len(train),
-                "n_validation": len(validation),
-                "n_test": len(test),
-            }
-        )
-        _log_dataset(train, task, digest, "train")
-        for candidate in candidates(config):
-            results.append(
-                _run_candidate(
-                    candidate, task, config, train, validation, test, digest, card_summary
-                )
-            )
-        best = max(results, key=lambda r: r["metrics"]["val_macro_f1"])
-        promoted, reason = tracking.promote_if_better(
-            task.registered_model,
-            best["model_uri"],
-            "test_macro_f1",
-            best["metrics"]["test_macro_f1"],
-            digest,
-            best["run_id"],
-        )
-        detail = (
-            f"val macro-F1 {best['metrics']['val_macro_f1']:.4f}, "
-            f"test macro-F1 {best['metrics']['test_macro_f1']:.4f}"
-        )
-        return close_parent(
-            task.name, parent.info.run_id, best, promoted, reason, detail, card_summary
-        )
 
 
 def close_parent(
@@ -233,83 +153,6 @@ def _log_dataset(train: pd.DataFrame, task: Task, digest: str, context: str) -> 
         digest=digest[:16],
     )
     mlflow.log_input(data, context=context)
-
-
-def _run_candidate(
-    candidate: Candidate,
-    task: Task,
-    config: Config,
-    train: pd.DataFrame,
-    validation: pd.DataFrame,
-    test: pd.DataFrame,
-    digest: str,
-    card_summary: str,
-) -> dict:
-    import mlflow
-    from mlflow.models import infer_signature
-
-    labels = list(task.labels)
-    with tracking.tagged_run(
-        candidate.run_name, digest, card_summary, "candidate", task.name, nested=True
-    ) as run:
-        mlflow.log_params(
-            {**candidate.params, "task": task.name, "seed": config.data.seed, "n_train": len(train)}
-        )
-        model = candidate.build(config)
-        started = time.perf_counter()
-        model.fit(train[INPUT_COLUMNS], train[task.label])
-        metrics = {"train_seconds": time.perf_counter() - started}
-
-        started = time.perf_counter()
-        val_pred = model.predict(validation[INPUT_COLUMNS])
-        metrics["predict_paragraphs_per_s"] = len(validation) / (time.perf_counter() - started)
-        test_pred = model.predict(test[INPUT_COLUMNS]) if len(test) else np.array([])
-        metrics.update(classification_metrics(validation[task.label], val_pred, labels, "val"))
-        if len(test):
-            metrics.update(classification_metrics(test[task.label], test_pred, labels, "test"))
-        if task.name == "kind":
-            metrics["val_news_f1"] = news_f1(validation[task.label], val_pred)
-            if len(test):
-                metrics["test_news_f1"] = news_f1(test[task.label], test_pred)
-        metrics.setdefault("test_macro_f1", float("nan"))
-        mlflow.log_metrics(metrics)
-
-        evaluated = validation.assign(predicted=val_pred)
-        probability = model.predict_proba(validation[INPUT_COLUMNS])
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp)
-            per_source_report(evaluated, task.label, "predicted", labels).to_csv(
-                out / "per_source_validation.csv", index=False
-            )
-            worst_errors(
-                evaluated, task.label, "predicted", probability, list(model.classes_)
-            ).to_csv(out / "worst_errors_validation.csv", index=False)
-            (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-            mlflow.log_artifacts(tmp, artifact_path="reports")
-        figure = confusion_figure(
-            validation[task.label],
-            val_pred,
-            labels,
-            f"{task.name}: {candidate.run_name} (validation)",
-        )
-        log_figure(figure, "confusion_matrix_validation.png")
-
-        example = validation[INPUT_COLUMNS].head(5).reset_index(drop=True)
-        logged = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            input_example=example,
-            signature=infer_signature(example, model.predict(example)),
-            pip_requirements=tracking.pinned_requirements(),
-            # skops spent minutes walking a large TF-IDF vocabulary; cloudpickle takes a second.
-            serialization_format="cloudpickle",
-        )
-    return {
-        "run_id": run.info.run_id,
-        "run_name": candidate.run_name,
-        "model_uri": logged.model_uri,
-        "metrics": metrics,
-    }
 
 
 def results_table(results: list[dict]) -> str:
@@ -540,13 +383,18 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         )
         loco = _leave_one_corpus_out(rows, config, digest, card_summary)
 
-        promoted, reason = tracking.promote_if_better(
+        promoted, reason = tracking.promote(
             TASKS["kind"].registered_model,
-            best["model_uri"],
-            "test_macro_f1",
-            best["metrics"]["test_macro_f1"],
-            digest,
-            best["run_id"],
+            tracking.Challenger(
+                best["model_uri"],
+                best["run_id"],
+                digest,
+                tracking.data_kind(frame["source"].unique()),
+                "val_selection_score",
+                best["metrics"]["val_selection_score"],
+            ),
+            lambda uri: _kind_score_on(uri, validation),
+            config.tracking.promote,
         )
         _log_kind_summary(results, page_table, loco, thresholds)
         detail = (
@@ -565,6 +413,17 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         "thresholds": thresholds,
         "all_runs": all_runs,
     }
+
+
+def _kind_score_on(model_uri: str, validation: pd.DataFrame) -> float:
+    """A registered kind model's selection score on ``validation`` (the champion rule scores
+    the current champion on the challenger's validation split)."""
+    import mlflow
+
+    from newsclean.cleaning import ordered_proba
+
+    model = mlflow.sklearn.load_model(model_uri)
+    return kind_selection_score(validation, ordered_proba(model, validation[KIND_COLUMNS], KINDS))
 
 
 # Second passes over the hierarchical model, by run name: what each one's boosting sees beyond
