@@ -10,6 +10,7 @@ import pytest
 
 from clean_support import CLEAN_BENCH
 from newsclean import bench
+from newsclean.segmentation import TEXT_RENDERINGS
 
 pytestmark = pytest.mark.slow
 
@@ -54,10 +55,44 @@ def test_tiny_bench_writes_the_report_and_logs_it(cleaner_store, tmp_path):
     assert saved["spark"]["skipped"] and "Not measured: not asked" in markdown
     older = {k: v for k, v in saved.items() if k != "spark"}  # reports before the Spark section
     assert "## Spark" not in bench.markdown(older) and "| newsclean |" in bench.markdown(older)
+    # Text input: every system on every rendering, scored per corpus and overall.
+    inputs = [f"text:{r}" for r in TEXT_RENDERINGS]
+    for system in saved["systems"]:
+        assert list(system["text_inputs"]) == inputs
+        for measured in system["text_inputs"].values():
+            assert measured["pages"] == 2 and measured["pages_per_s"] > 0
+            assert 0 <= measured["f1_f1"] <= 1 and "outputs" not in measured
+    rows = saved["quality_by_corpus"]
+    assert {(q["system"], q["input"], q["corpus"]) for q in rows} == {
+        (s, i, "fixtures") for s in ("newsclean", "trafilatura") for i in ["html", *inputs]
+    }
+    assert all(0 <= q[k] <= 1 for q in rows for k in ("precision", "recall", "f1"))
+    assert "## Text input (the page as plain text, one paragraph per line" in markdown
+    assert "Rendering the HTML to text is not timed" in markdown
+    assert all(f"### `{i}`" in markdown for i in inputs)
+    assert "| newsclean − best peer |" in markdown and "(trafilatura)" in markdown
+    html_only = {  # reports before the text-input section
+        **older,
+        "systems": [{k: v for k, v in s.items() if k != "text_inputs"} for s in saved["systems"]],
+        "quality_by_corpus": [
+            {k: v for k, v in q.items() if k != "input"} for q in rows if q["input"] == "html"
+        ],
+    }
+    assert "## Text input" not in bench.markdown(html_only)
+    assert "| fixtures | 2 |" in bench.markdown(html_only)
     tracking.configure(cleaner_store.config)
     run = mlflow.get_run(report["mlflow_run_id"])
     assert run.data.metrics["newsclean_pages_per_s"] == pytest.approx(ours["pages_per_s"])
     assert "speed_ratio_vs_trafilatura" in run.data.metrics
+    text = ours["text_inputs"]["text:html-text"]
+    assert run.data.metrics["newsclean_page_f1_text_html_text_all"] == pytest.approx(text["f1_f1"])
+    assert run.data.metrics["newsclean_text_html_text_pages_per_s"] == pytest.approx(
+        text["pages_per_s"]
+    )
+    for system in ("newsclean", "trafilatura"):
+        for rendering in ("blocks", "html_text"):
+            assert f"{system}_page_f1_text_{rendering}_fixtures" in run.data.metrics
+            assert f"{system}_page_f1_text_{rendering}_all" in run.data.metrics
     experiment = mlflow.get_experiment(run.info.experiment_id)
     assert experiment.name == bench.BENCH_EXPERIMENT
 
@@ -155,6 +190,40 @@ def test_spark_batch_and_a_failed_or_skipped_section(tmp_path, monkeypatch):
     assert section["skipped"] == "no Java here"
     assert bench._spark_metrics(section) == {}
     assert "Not measured: no Java here." in "\n".join(bench._spark_markdown(section))
+
+
+def test_text_input_section_leads_over_keep_all_and_the_best_peer():
+    """newsclean's lead per corpus and overall, over keep-all and over the best other peer."""
+    f1 = {
+        ("newsclean", "a"): 0.9,
+        ("newsclean", "b"): 0.5,
+        ("trafilatura", "a"): 0.8,
+        ("trafilatura", "b"): 0.4,
+        ("justext", "a"): 0.7,
+        ("justext", "b"): 0.6,
+        ("keep-all", "a"): 0.3,
+        ("keep-all", "b"): 0.2,
+    }
+    systems = ["newsclean", "trafilatura", "justext", "keep-all"]
+    report = {
+        "systems": [
+            {"system": s, "text_inputs": {"text:blocks": {"pages_per_s": 10.0, "f1_f1": 0.5}}}
+            for s in systems
+        ],
+        "quality_by_corpus": [
+            {"system": s, "input": i, "corpus": c, "f1": f}
+            for (s, c), f in f1.items()
+            for i in ("html", "text:blocks")
+        ],
+    }
+    lines = bench._text_markdown(report)
+    assert "| system | pages/s (1 core) | a | b | all |" in lines
+    assert "| justext | 10.0 | 0.7000 | 0.6000 | 0.5000 |" in lines
+    assert "| newsclean − keep-all | | +0.6000 | +0.3000 | +0.0000 |" in lines
+    assert (
+        "| newsclean − best peer | | +0.1000 (trafilatura) | -0.1000 (justext) | "
+        "+0.0000 (trafilatura) |"
+    ) in lines
 
 
 def test_markdown_of_a_saved_report_and_missing_corpora(tmp_config):

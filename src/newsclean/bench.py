@@ -5,6 +5,11 @@ On the test pages of the page corpora (``sources.pages.load_page``), in one run:
 
 - pages/s on HTML input, one core, for newsclean and each peer (``evaluation.PEERS``), and the
   page-level shingle F1 of what each one keeps (``evaluation.page_f1``), per corpus and overall;
+- the same on TEXT input, for newsclean and each peer: each page rendered as plain text, one
+  paragraph per line, in each of ``segmentation.TEXT_RENDERINGS`` (``evaluation.page_inputs``;
+  newsclean cleans the text, a peer reads the same lines as ``<p>``; rendering is not timed):
+  pages/s and page F1 per corpus and overall (``quality_by_corpus`` rows with ``input``
+  ``text:<rendering>``; MLflow ``<system>_page_f1_text_<rendering>_<corpus>``);
 - paragraphs/s of newsclean on text input (the same pages, segmented, without HTML);
 - peak memory (max RSS) of each system's process, and its RSS once loaded;
 - how time grows with input size: 1×, 2×, 4×, 8× a base set of pages;
@@ -112,14 +117,25 @@ def _load_cleaner(model_uri: str | None, tracking: dict[str, str]):
 
 def _clean_html(cleaner, pages: list[bytes], stages: dict[str, float] | None = None) -> list[str]:
     """What ``newsclean clean`` does per chunk of pages: segment, clean, serialise."""
+    return _clean_raw(cleaner, pages, "html", stages)
+
+
+def _clean_texts(cleaner, texts: list[str]) -> list[str]:
+    """The same on plain-text articles (a JSONL ``{"text"}`` record each)."""
+    return _clean_raw(cleaner, texts, "text")
+
+
+def _clean_raw(
+    cleaner, payloads: list, fmt: str, stages: dict[str, float] | None = None
+) -> list[str]:
     from newsclean.inputs import RawArticle
     from newsclean.serving import clean_raw_articles
 
     texts = []
-    for start in range(0, len(pages), CHUNK_PAGES):
+    for start in range(0, len(payloads), CHUNK_PAGES):
         raws = [
-            RawArticle(str(start + i), "html", page)
-            for i, page in enumerate(pages[start : start + CHUNK_PAGES])
+            RawArticle(str(start + i), fmt, payload)
+            for i, payload in enumerate(payloads[start : start + CHUNK_PAGES])
         ]
         if stages is not None:  # segmentation timed apart: the cleaner times its own stages
             clock = time.perf_counter()
@@ -149,6 +165,9 @@ def measure_system(
         def extract_all(pages):
             return _clean_html(cleaner, pages)
 
+        def extract_text_all(inputs):  # (record, peer bytes) pairs: the record's text
+            return _clean_texts(cleaner, [record["text"] for record, _ in inputs])
+
     else:
         from newsclean.evaluation import PEERS
 
@@ -156,6 +175,9 @@ def measure_system(
 
         def extract_all(pages):
             return [extract(p) for p in pages]
+
+        def extract_text_all(inputs):  # the same lines as <p>
+            return [extract(peer_bytes) for _, peer_bytes in inputs]
 
     pages = _read(paths)
     extract_all(pages[:1])  # warm-up: lazy imports, caches
@@ -176,6 +198,7 @@ def measure_system(
         "rss_loaded_mb": loaded_rss,
         "pages_mb": page_mb,
         "outputs": outputs,
+        "text_inputs": _text_inputs(extract_text_all, pages, repeats),
     }
     if system == "newsclean":
         result["stage_seconds"] = _stages(cleaner, pages)
@@ -183,6 +206,34 @@ def measure_system(
         result["scaling"] = _scaling(extract_all, pages, scale_base, scales)
     result["peak_rss_mb"] = _peak_mb()
     return result
+
+
+def _text_inputs(extract_text_all, pages: list[bytes], repeats: int) -> dict[str, dict]:
+    """Per text input (``text:<rendering>``, one per ``segmentation.TEXT_RENDERINGS``): the
+    outputs, seconds (best of ``repeats``) and pages/s of a system given each page as plain
+    text (``evaluation.page_inputs``: newsclean the text, a peer the same lines as ``<p>``).
+    Rendering the HTML to text is done beforehand, not timed."""
+    from newsclean.evaluation import page_inputs
+    from newsclean.segmentation import TEXT_RENDERINGS
+
+    measured = {}
+    for rendering in TEXT_RENDERINGS:
+        name = f"text:{rendering}"
+        inputs = [page_inputs(page, [name])[name] for page in pages]
+        extract_text_all(inputs[:1])  # warm-up
+        best, outputs = math.inf, []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            outputs = extract_text_all(inputs)
+            best = min(best, time.perf_counter() - started)
+        measured[name] = {
+            "rendering": rendering,
+            "pages": len(inputs),
+            "seconds": best,
+            "pages_per_s": len(inputs) / best if best else float("nan"),
+            "outputs": outputs,
+        }
+    return measured
 
 
 def _stages(cleaner, pages: list[bytes]) -> dict[str, float]:
@@ -603,7 +654,7 @@ def run(
     Spark section; ``python -m newsclean.bench`` asks for ``SPARK_ARTICLES``), written under
     ``work_dir`` (default: the system's temporary directory)."""
     from newsclean.batch import default_workers
-    from newsclean.evaluation import PEERS, page_f1
+    from newsclean.evaluation import HTML_INPUT, PEERS
 
     if not pages:
         raise ValueError("no pages to benchmark")
@@ -626,14 +677,13 @@ def run(
         )
     quality = []
     for system, result in results.items():
-        outputs = result.pop("outputs")
-        pairs = [(o, p.gold) for o, p in zip(outputs, pages, strict=True)]
-        result.update({f"f1_{k}": v for k, v in page_f1(pairs).items() if k != "pages"})
-        for corpus in sorted({p.corpus for p in pages}):
-            scores = page_f1(
-                [pair for pair, p in zip(pairs, pages, strict=True) if p.corpus == corpus]
-            )
-            quality.append({"system": system, "corpus": corpus, **scores})
+        overall, rows = _quality(system, HTML_INPUT, result.pop("outputs"), pages)
+        result.update({f"f1_{k}": v for k, v in overall.items() if k != "pages"})
+        quality += rows
+        for name, measured in result.get("text_inputs", {}).items():
+            overall, rows = _quality(system, name, measured.pop("outputs"), pages)
+            measured.update({f"f1_{k}": v for k, v in overall.items() if k != "pages"})
+            quality += rows
     multi = []
     if "newsclean" in systems:
         for count in sorted({1, workers}):
@@ -660,6 +710,26 @@ def run(
         report["mlflow_run_id"] = _log(config, report, out_dir)
         (out_dir / "bench.json").write_text(json.dumps(report, indent=2, default=str))
     return report
+
+
+def _quality(
+    system: str, input_name: str, outputs: list[str], pages: list[Page]
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Page F1 of ``outputs`` over every page, and one row per corpus (``quality_by_corpus``:
+    system, input, corpus, precision, recall, f1, pages)."""
+    from newsclean.evaluation import page_f1
+
+    pairs = [(o, p.gold) for o, p in zip(outputs, pages, strict=True)]
+    rows = [
+        {
+            "system": system,
+            "input": input_name,
+            "corpus": corpus,
+            **page_f1([pair for pair, p in zip(pairs, pages, strict=True) if p.corpus == corpus]),
+        }
+        for corpus in sorted({p.corpus for p in pages})
+    ]
+    return page_f1(pairs), rows
 
 
 def _summarise(results, quality, multi, pages, model_uri, workers, cpu) -> dict[str, Any]:
@@ -793,16 +863,82 @@ def markdown(report: dict[str, Any]) -> str:
         systems = [s["system"] for s in report["systems"]]
         lines += ["| corpus | pages | " + " | ".join(systems) + " |"]
         lines += ["|---|---:|" + "---:|" * len(systems)]
-        corpora = sorted({q["corpus"] for q in report["quality_by_corpus"]})
+        html = [q for q in report["quality_by_corpus"] if q.get("input", "html") == "html"]
+        corpora = sorted({q["corpus"] for q in html})
         for corpus in corpora:
-            cells = {q["system"]: q for q in report["quality_by_corpus"] if q["corpus"] == corpus}
+            cells = {q["system"]: q for q in html if q["corpus"] == corpus}
             pages = next(iter(cells.values()))["pages"]
             lines.append(
                 f"| {corpus} | {pages} | "
                 + " | ".join(f"{cells[s]['f1']:.4f}" for s in systems)
                 + " |"
             )
+    lines += _text_markdown(report)
     return "\n".join(lines) + "\n"
+
+
+def _text_markdown(report: dict[str, Any]) -> list[str]:
+    """The text-input section: per rendering, page F1 per system and corpus, pages/s, and
+    newsclean's lead over keep-all and over the best other peer (none in older reports)."""
+    names = list(dict.fromkeys(n for s in report["systems"] for n in s.get("text_inputs", {})))
+    if not names:
+        return []
+    lines = [
+        "",
+        "## Text input (the page as plain text, one paragraph per line; peers get the same "
+        "lines as `<p>`)",
+        "",
+        "Each page rendered to plain text (`segmentation.render_text`: `blocks` is newsclean's "
+        "own segmentation, one block per line; `html-text` the html-text library's browser-like "
+        'rendering); newsclean cleans the text as a `{"text"}` record, each peer reads the same '
+        "lines wrapped as `<p>`. One core, best of the repeats; page F1 against the same gold "
+        "text as for HTML input.",
+        "",
+        "Rendering the HTML to text is not timed: pages/s is the cleaning of the text alone.",
+    ]
+    systems = [s["system"] for s in report["systems"] if s.get("text_inputs")]
+    for name in names:
+        rows = [q for q in report["quality_by_corpus"] if q.get("input") == name]
+        corpora = sorted({q["corpus"] for q in rows})
+        f1 = {(q["system"], q["corpus"]): q["f1"] for q in rows}
+        measured = {
+            s["system"]: s["text_inputs"][name]
+            for s in report["systems"]
+            if name in s.get("text_inputs", {})
+        }
+        for system, values in measured.items():
+            f1[(system, "all")] = values["f1_f1"]
+        columns = [*corpora, "all"]
+        lines += [
+            "",
+            f"### `{name}`",
+            "",
+            "| system | pages/s (1 core) | " + " | ".join(columns) + " |",
+            "|---|---:|" + "---:|" * len(columns),
+        ]
+        for system in systems:
+            if system in measured:
+                cells = [_num(f1.get((system, c)), ".4f") for c in columns]
+                lines.append(
+                    f"| {system} | {_num(measured[system]['pages_per_s'], '.1f')} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
+        if "newsclean" not in measured:
+            continue
+        others = [s for s in measured if s not in ("newsclean", "keep-all")]
+        if "keep-all" in measured:
+            leads = [f1[("newsclean", c)] - f1[("keep-all", c)] for c in columns]
+            lines.append(
+                "| newsclean − keep-all | | " + " | ".join(f"{d:+.4f}" for d in leads) + " |"
+            )
+        if others:
+            cells = []
+            for c in columns:
+                best = max(others, key=lambda s, c=c: f1[(s, c)])
+                cells.append(f"{f1[('newsclean', c)] - f1[(best, c)]:+.4f} ({best})")
+            lines.append("| newsclean − best peer | | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _spark_markdown(spark: dict[str, Any] | None) -> list[str]:
@@ -870,6 +1006,7 @@ def _log(config, report: dict[str, Any], out_dir: Path) -> str:
     import mlflow
 
     from newsclean import tracking
+    from newsclean.evaluation import page_metric_name
 
     tracking.configure(config)
     tracking.experiment(config, BENCH_EXPERIMENT)
@@ -892,6 +1029,13 @@ def _log(config, report: dict[str, Any], out_dir: Path) -> str:
             metrics[f"{name}_peak_rss_mb"] = s["peak_rss_mb"]
             if "text_paragraphs_per_s" in s:
                 metrics[f"{name}_text_paragraphs_per_s"] = s["text_paragraphs_per_s"]
+            for input_name, measured in s.get("text_inputs", {}).items():
+                key = input_name.replace(":", "_").replace("-", "_")  # text_html_text
+                metrics[f"{name}_{key}_pages_per_s"] = measured["pages_per_s"]
+                metrics[f"{name}_{page_metric_name(input_name, 'all')}"] = measured["f1_f1"]
+        for q in report["quality_by_corpus"]:  # newsclean_page_f1_text_blocks_wcxb, ...
+            name = q["system"].replace("-", "_")
+            metrics[f"{name}_{page_metric_name(q.get('input', 'html'), q['corpus'])}"] = q["f1"]
         for peer, values in report["versus_peers"].items():
             metrics[f"speed_ratio_vs_{peer.replace('-', '_')}"] = values["speed_ratio"]
             metrics[f"f1_difference_vs_{peer.replace('-', '_')}"] = values["f1_difference"]
