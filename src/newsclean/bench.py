@@ -612,6 +612,8 @@ def load_test_pages(config, out_dir: Path, max_pages_per_corpus: int = 0) -> lis
     out_dir.mkdir(parents=True, exist_ok=True)
     for corpus in PAGE_CORPORA:
         part = frame[(frame["source"] == corpus) & (frame["split"] == "test")]
+        if "view" in part:  # the pages themselves, not their text views (textviews)
+            part = part[part["view"] == "html"]
         doc_ids = sorted(part["doc_id"].unique())
         if max_pages_per_corpus:
             doc_ids = doc_ids[:max_pages_per_corpus]
