@@ -71,8 +71,8 @@ def test_kind_metrics_count_news_in_blocks_and_characters_per_corpus():
     )
     proba = np.tile([1.0, 0.0, 0.0, 0.0], (len(frame), 1))  # everything called news
     metrics = kind_metrics(frame, proba, "test")
-    assert metrics["test_news_f1_l3s-gn1"] == pytest.approx(6 / 7)
-    assert metrics["test_news_f1_chars_l3s-gn1"] == pytest.approx(1800 / 1804)
+    assert metrics["test_news_f1_l3s_gn1"] == pytest.approx(6 / 7)
+    assert metrics["test_news_f1_chars_l3s_gn1"] == pytest.approx(1800 / 1804)
     assert metrics["test_news_f1_dragnet"] == pytest.approx(2 / 3)
     assert metrics["test_news_f1_chars_dragnet"] == pytest.approx(200 / 205)
     assert metrics["test_news_f1_chars"] == pytest.approx(2000 / 2009)

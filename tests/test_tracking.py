@@ -144,3 +144,19 @@ def test_force_and_never_and_a_champion_that_cannot_score(store):
     assert int(version.version) == 4 and version.tags["promotion"] == reason
     with pytest.raises(ValueError, match="promote mode"):
         tracking.promote("m", _challenger(0.5), _scores(0.1), mode="sometimes")
+
+
+def test_runs_carry_mlflows_standard_git_tags():
+    tags = tracking.run_tags("digest", "card")
+    assert tags["dataset_digest"] == "digest"
+    assert len(tags["mlflow.source.git.commit"]) == 40
+    assert tags["mlflow.source.git.commit"].startswith(tags["git_commit"].split("-")[0])
+
+
+def test_artifact_progress_bars_are_off_when_output_is_not_a_terminal(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    tracking.configure(load_config(overrides=config_overrides(tmp_path), environ={}))
+    import os
+
+    assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"

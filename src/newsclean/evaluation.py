@@ -283,11 +283,17 @@ def page_inputs(html_bytes: bytes, names: Sequence[str]) -> dict[str, tuple[dict
     return out
 
 
+def metric_name(corpus: str) -> str:
+    """A corpus as MLflow metric keys spell it: ``-`` as ``_`` (``l3s-gn1`` → ``l3s_gn1``),
+    the one spelling in every key."""
+    return corpus.replace("-", "_")
+
+
 def page_metric_name(input_name: str, corpus: str) -> str:
     """Stable MLflow key: ``page_f1_<corpus>`` for HTML, ``page_f1_text_<rendering>_<corpus>``
     for text input, with every ``-`` as ``_``."""
     prefix = "page_f1" if input_name == HTML_INPUT else f"page_f1_{input_name.replace(':', '_')}"
-    return f"{prefix}_{corpus}".replace("-", "_")
+    return metric_name(f"{prefix}_{corpus}")
 
 
 def evaluate_pages(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ def configure(config: Config) -> None:
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    if not sys.stderr.isatty():
+        # "Downloading artifacts" bars are thousands of carriage returns in a log file.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     config.tracking.artifact_root.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(config.tracking.tracking_uri)
     mlflow.set_registry_uri(config.tracking.tracking_uri)
@@ -90,12 +94,31 @@ def code_paths() -> list[str]:
     return [str(Path(__file__).resolve().parent)]
 
 
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def run_tags(digest: str, card_summary: str) -> dict[str, str]:
-    return {
+    """Our tags, and MLflow's standard git tags (the UI shows the commit and branch)."""
+    tags = {
         "git_commit": git_commit(),
         "dataset_digest": digest,
         "data_card": card_summary,
     }
+    for key, args in (
+        ("mlflow.source.git.commit", ("rev-parse", "HEAD")),
+        ("mlflow.source.git.branch", ("rev-parse", "--abbrev-ref", "HEAD")),
+        ("mlflow.source.git.repoURL", ("config", "--get", "remote.origin.url")),
+    ):
+        value = _git(*args)
+        if value:
+            tags[key] = value
+    return tags
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from newsclean.evaluation import (
     classification_metrics,
     confusion_figure,
     log_figure,
+    metric_name,
     news_f1,
     page_table_figure,
     per_source_report,
@@ -226,13 +227,14 @@ def kind_metrics(frame: pd.DataFrame, proba: np.ndarray, prefix: str) -> dict[st
         # HTML rows, text-corpus rows, and each text rendering of the pages (textviews).
         for view in sorted(frame["view"].dropna().unique()):
             mask = (frame["view"] == view).to_numpy()
-            name = str(view).replace("-", "_")
+            name = metric_name(str(view))
             metrics[f"{prefix}_news_f1_view_{name}"] = news_f1(truth[mask], predicted[mask])
     for source in PAGE_CORPORA:
         mask = (frame["source"] == source).to_numpy()
         if mask.any():
-            metrics[f"{prefix}_news_f1_{source}"] = news_f1(truth[mask], predicted[mask])
-            metrics[f"{prefix}_news_f1_chars_{source}"] = news_f1(
+            name = metric_name(source)
+            metrics[f"{prefix}_news_f1_{name}"] = news_f1(truth[mask], predicted[mask])
+            metrics[f"{prefix}_news_f1_chars_{name}"] = news_f1(
                 truth[mask], predicted[mask], chars[mask]
             )
     return metrics
@@ -625,7 +627,7 @@ def _news_thresholds(best: dict, validation: pd.DataFrame) -> pd.DataFrame:
     )
     client = mlflow.MlflowClient()
     for row in table.itertuples():
-        name = row.group.replace("-", "_")
+        name = metric_name(row.group)
         client.log_metric(best["run_id"], f"val_best_news_threshold_{name}", row.best_threshold)
         client.log_metric(
             best["run_id"], f"val_news_f1_at_best_threshold_{name}", row.news_f1_at_best
@@ -736,10 +738,7 @@ def _leave_one_corpus_out(
         ):
             mlflow.log_params({"model": "hierarchical_sgd", "features": "word+dense+html"})
             mlflow.log_metrics(
-                {
-                    f"loco_news_f1_{r.held_out}".replace("-", "_"): r.news_f1
-                    for r in table.itertuples()
-                }
+                {f"loco_news_f1_{metric_name(r.held_out)}": r.news_f1 for r in table.itertuples()}
             )
             mlflow.log_table(table, "leave_one_corpus_out.json")
     return table
@@ -764,7 +763,7 @@ def _log_kind_summary(
                         "val_news_f1",
                         "test_macro_f1",
                         "test_news_f1",
-                        "test_news_f1_l3s-gn1",
+                        "test_news_f1_l3s_gn1",
                         "train_seconds",
                         "predict_paragraphs_per_s",
                     }
