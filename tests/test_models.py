@@ -297,3 +297,15 @@ def test_css_cue_stack_adds_one_column_per_cue_and_serves_text_input(sample_fram
     # a stack pickled before the option existed has no css_cues attribute of its own
     del stack.__dict__["css_cues"]
     assert stack.css_cues is False
+
+
+def test_reweighted_kind_with_text_weights_uses_them_for_rows_without_html():
+    from newsclean.models import ReweightedKind
+
+    frame = pd.DataFrame({"text": ["a", "b"], "link_density": [0.1, np.nan]})
+    model = ReweightedKind(_FixedKind()).use_fitted((1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 0.5, 1.0))
+    assert model.predict(frame).tolist() == ["spam", "news"]  # HTML row, text row
+    assert model.predict(pd.DataFrame({"text": ["c"]})).tolist() == ["news"]  # no HTML at all
+    old = ReweightedKind(_FixedKind()).use_fitted((1.0, 1.0, 0.5, 1.0))
+    del old.text_weights  # a model pickled before the option
+    assert old.predict(frame).tolist() == ["news", "news"]

@@ -42,8 +42,9 @@ def test_registered_cleaner_has_signature_example_requirements_and_champion(clea
     champion = tracking.champion_version(serving.CLEANER_MODEL_NAME)
     assert champion is not None
     assert float(champion.tags[serving.CHAMPION_METRIC]) == pytest.approx(
-        cleaner_store.summary["test_macro_f1"], abs=1e-6
+        cleaner_store.summary[serving.CHAMPION_METRIC], abs=1e-6
     )
+    assert champion.tags["data"] == "sample" and champion.tags["promotion"]
     local = mlflow.artifacts.download_artifacts(f"{serving.DEFAULT_MODEL_URI}")
     with open(os.path.join(local, "requirements.txt")) as handle:
         requirements = handle.read()

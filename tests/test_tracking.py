@@ -1,4 +1,4 @@
-"""Tracking: the champion alias moves only for a better model on the same test data."""
+"""Tracking: the champion alias moves only for a better model on the same validation data."""
 
 from __future__ import annotations
 
@@ -33,61 +33,6 @@ def test_store_is_the_configured_one(store, tmp_path):
     assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
     experiment = mlflow.get_experiment_by_name("newsclean-test")
     assert experiment.artifact_location.startswith((tmp_path / "mlruns").as_uri())
-
-
-@pytest.mark.slow
-def test_worse_model_does_not_steal_the_alias(store):
-    uri, run_id = _logged_model()
-    promoted, reason = tracking.promote_if_better("m", uri, "test_macro_f1", 0.9, "d1", run_id)
-    assert promoted and "no champion" in reason
-    uri2, run_id2 = _logged_model()
-    promoted, reason = tracking.promote_if_better("m", uri2, "test_macro_f1", 0.8, "d1", run_id2)
-    assert not promoted and "champion kept" in reason
-    assert int(tracking.champion_version("m").version) == 1
-
-
-@pytest.mark.slow
-def test_better_model_takes_the_alias(store):
-    uri, run_id = _logged_model()
-    tracking.promote_if_better("m", uri, "test_macro_f1", 0.8, "d1", run_id)
-    uri2, run_id2 = _logged_model()
-    promoted, _ = tracking.promote_if_better("m", uri2, "test_macro_f1", 0.85, "d1", run_id2)
-    assert promoted
-    assert int(tracking.champion_version("m").version) == 2
-
-
-@pytest.mark.slow
-def test_champion_scored_on_other_data_is_replaced(store):
-    uri, run_id = _logged_model()
-    tracking.promote_if_better("m", uri, "test_macro_f1", 0.99, "old-digest", run_id)
-    uri2, run_id2 = _logged_model()
-    promoted, reason = tracking.promote_if_better("m", uri2, "test_macro_f1", 0.5, "new", run_id2)
-    assert promoted and "another dataset" in reason
-
-
-def test_run_tags_name_commit_digest_and_card():
-    tags = tracking.run_tags("abc", "1 paragraph")
-    assert set(tags) == {"git_commit", "dataset_digest", "data_card"}
-    assert tags["dataset_digest"] == "abc"
-
-
-@pytest.mark.slow
-def test_tagged_run_carries_the_common_tags_role_and_task(store):
-    with (
-        tracking.tagged_run("parent", "d1", "card", "parent") as parent,
-        tracking.tagged_run("child", "d1", "card", "candidate", "kind", nested=True) as child,
-    ):
-        pass
-    parent_tags = mlflow.get_run(parent.info.run_id).data.tags
-    child_tags = mlflow.get_run(child.info.run_id).data.tags
-    assert parent_tags["role"] == "parent" and "task" not in parent_tags
-    assert (child_tags["role"], child_tags["task"], child_tags["dataset_digest"]) == (
-        "candidate",
-        "kind",
-        "d1",
-    )
-    assert child_tags["data_card"] == "card" and "git_commit" in child_tags
-    assert child_tags["mlflow.parentRunId"] == parent.info.run_id
 
 
 # -- the champion rule on validation (tracking.promote) -------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from newsclean import tracking
 from newsclean.config import load_config
 from newsclean.dataset import build
-from newsclean.training import results_table, train_all
+from newsclean.training import STACKS, results_table, train_all
 from tests.conftest import config_overrides
 
 KEY_METRICS = {
@@ -21,10 +21,8 @@ KEY_METRICS = {
 }
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("train")
-    config = load_config(
+def _sample_config(tmp):
+    return load_config(
         overrides=[
             *config_overrides(tmp),
             "model.sgd_alpha=0.001",
@@ -33,9 +31,48 @@ def trained(tmp_path_factory):
         ],
         environ={},
     )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    config = _sample_config(tmp_path_factory.mktemp("train"))
     build(config)
     results = train_all(config, ["kind"])
     return config, results
+
+
+# Figures that measure the machine, not the model.
+_MACHINE_METRICS = ("_seconds", "_per_s", "memory_mb")
+
+
+@pytest.mark.slow
+def test_one_thread_and_two_threads_give_identical_metrics(trained, tmp_path):
+    """Reproducible: the same data and seed give the same figures whatever the thread count
+    (OpenMP and BLAS pools limited to one thread here; the fixture ran with the default)."""
+    from threadpoolctl import threadpool_limits
+
+    _, results = trained
+    config = _sample_config(tmp_path)
+    build(config)
+    with threadpool_limits(limits=1):
+        again = train_all(config, ["kind"])
+    before = {r["run_name"]: r for r in results[0]["all_runs"]}
+    after = {r["run_name"]: r for r in again[0]["all_runs"]}
+    assert before.keys() == after.keys()
+    for name, run in before.items():
+        for key, value in run.items():
+            if isinstance(value, float) and not key.endswith(_MACHINE_METRICS):
+                assert after[name][key] == pytest.approx(value, abs=1e-9, nan_ok=True), (name, key)
+
+
+@pytest.mark.slow
+def test_parent_run_logs_seed_versions_and_threads(trained):
+    config, results = trained
+    tracking.configure(config)
+    parent = mlflow.get_run(results[0]["parent_run_id"])
+    assert parent.data.params["seed"] == str(config.data.seed)
+    assert parent.data.params["version_scikit-learn"]
+    assert any(k.startswith("threads_") for k in parent.data.params)
 
 
 @pytest.mark.slow
@@ -58,11 +95,7 @@ def test_kind_parent_and_child_runs_are_logged(trained):
         "rules (hand-written)",
         "justext (paragraphs)",
         "hier-sgd + all-features",
-        "stack-hgb + neighbours",
-        "stack-hgb + neighbours + containers",
-        "stack-hgb + neighbours + containers + sequence",
-        "stack-hgb + neighbours + containers + sequence + similarity",
-        "stack-hgb + neighbours + containers + sequence + similarity + css-cues",
+        *STACKS,
     } <= names
     # The weights are tuned on whichever stack is best on validation.
     assert any(n.startswith("stack-hgb") and n.endswith(" + val-weights") for n in names)

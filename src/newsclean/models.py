@@ -370,16 +370,25 @@ class ReweightedKind(ClassifierMixin, BaseEstimator):
     Class-balanced training over-predicts the rare kinds (the first champion's test spam
     precision was 0.55 at recall 0.93); one weight per kind, chosen on validation
     (``training.tune_kind_weights``), moves each decision boundary back. ``weights`` are in
-    ``KINDS`` order; all ones is the plain model.
+    ``KINDS`` order; all ones is the plain model. With ``text_weights``, rows without HTML
+    columns (text input) get those instead: the boundary between news and the rest is not in
+    the same place when a page's markup is gone.
     """
 
-    def __init__(self, model, weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)):
+    def __init__(
+        self,
+        model,
+        weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0),
+        text_weights: tuple[float, ...] | None = None,
+    ):
         self.model = model
         self.weights = weights
+        self.text_weights = text_weights
 
-    def use_fitted(self, weights) -> ReweightedKind:
+    def use_fitted(self, weights, text_weights=None) -> ReweightedKind:
         """Wrap ``model`` as already fitted (no refit) with these weights."""
         self.weights = tuple(float(w) for w in weights)
+        self.text_weights = None if text_weights is None else tuple(float(w) for w in text_weights)
         self.model_ = self.model
         self.classes_ = np.array(KINDS, dtype=object)
         return self
@@ -390,10 +399,25 @@ class ReweightedKind(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return reweight(_proba_in(self.model_, X, KINDS), self.weights)
+        proba = _proba_in(self.model_, X, KINDS)
+        text_weights = getattr(self, "text_weights", None)  # pickles from before the option
+        if text_weights is None:
+            return reweight(proba, self.weights)
+        text = text_rows(X)
+        out = reweight(proba, self.weights)
+        if text.any():
+            out[text] = reweight(proba[text], text_weights)
+        return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def text_rows(X: pd.DataFrame) -> np.ndarray:
+    """Rows that came as text (no HTML columns: no link density), as a boolean mask."""
+    if "link_density" not in X:
+        return np.ones(len(X), dtype=bool)
+    return pd.to_numeric(X["link_density"], errors="coerce").isna().to_numpy()
 
 
 def reweight(proba: np.ndarray, weights) -> np.ndarray:

@@ -10,7 +10,8 @@ current champions, chooses the junk-stripping settings on validation data with g
 (``newsclean.junk``), scores the cleaner on the test split (page-level F1 of the cleaned test
 documents with glued junk, ``test_clean_f1``; junk-stripping precision / recall / false-strip
 rate; page F1 on the real test pages when the corpora are there), logs all of it, and registers
-and promotes the cleaner on ``test_clean_f1``.
+the cleaner. It becomes the champion when its clean F1 on the validation documents beats the
+current champion's on the same documents (``tracking.promote``, ``val_clean_f1``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ except ImportError:  # pragma: no cover - mlflow is a dependency
 CLEANER_EXPERIMENT = "newsclean-cleaner"
 KIND_MODEL_NAME = "newsclean-kind"
 TOPIC_MODEL_NAME = "newsclean-topic"
-CHAMPION_METRIC = "test_clean_f1"
+# The champion rule's score (tracking.promote): clean F1 on the validation documents with
+# glued junk, the challenger's and the current champion's on the same data.
+CHAMPION_METRIC = "val_clean_f1"
 MAX_ERRORS_SHOWN = 5
 STRIPPER_FILE = "junk_stripper.pkl"
 
@@ -435,13 +438,20 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
             (out / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
             mlflow.log_artifacts(tmp, artifact_path="reports")
         model_uri = log_cleaner(config, kind_uri, topic_uri, settings, stripper=stripper)
-        promoted, reason = tracking.promote_if_better(
+        val_clean_f1 = _validation_clean_f1(cleaner, validation)
+        mlflow.log_metric(CHAMPION_METRIC, val_clean_f1)
+        promoted, reason = tracking.promote(
             CLEANER_MODEL_NAME,
-            model_uri,
-            CHAMPION_METRIC,
-            test["clean_f1"],
-            digest,
-            run.info.run_id,
+            tracking.Challenger(
+                model_uri,
+                run.info.run_id,
+                digest,
+                tracking.data_kind(frame["source"].unique()),
+                CHAMPION_METRIC,
+                val_clean_f1,
+            ),
+            lambda uri: _validation_clean_f1(load_cleaner(uri, config), validation),
+            config.tracking.promote,
         )
         mlflow.set_tag("champion", str(promoted).lower())
         best = f"{kind_uri.removeprefix('models:/')} + {str(topic_uri).removeprefix('models:/')}"
@@ -472,8 +482,28 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
         "score_name": "clean F1",
         "val_macro_f1": float(val.get("clean_f1", float("nan"))),
         "test_macro_f1": test["clean_f1"],
+        CHAMPION_METRIC: val_clean_f1,
         **{k: v for k, v in metrics.items() if k.startswith(("test_", "val_", "page_"))},
     }
+
+
+def _validation_clean_f1(cleaner: Cleaner, validation) -> float:
+    """Page F1 of ``cleaner`` on the validation documents with junk glued on (the champion
+    rule scores the current champion cleaner on the challenger's validation set with it)."""
+    from newsclean import junk
+
+    prepared = junk.prepare(
+        cleaner,
+        validation,
+        modes=(cleaner.settings.segment_mode,),
+        html=(cleaner.settings.segment_html,),
+    )
+    junk_p = (
+        junk.stripper_probabilities(prepared, cleaner.stripper, cleaner.settings)
+        if cleaner.stripper is not None
+        else None
+    )
+    return float(junk.score(prepared, cleaner.settings, page_level=True, junk_p=junk_p)["clean_f1"])
 
 
 def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dict[str, float]:

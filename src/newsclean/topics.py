@@ -937,15 +937,20 @@ def train_topic(frame: pd.DataFrame, config: Config, digest: str, card: dict) ->
         ]
         best = max(results, key=lambda r: r["metrics"]["val_macro_f1"])
         cross = cross_source(best["candidate"], config, train, test, best["chosen"]["smoothing"])
-        # Rounded as promote_if_better stores it (6 decimals): an identical retrain must not
-        # "beat" the champion by a rounding difference.
-        promoted, reason = tracking.promote_if_better(
+        promoted, reason = tracking.promote(
             "newsclean-topic",
-            best["model_uri"],
-            "test_macro_f1",
-            round(best["metrics"]["test_macro_f1"], 6),
-            digest,
-            best["run_id"],
+            tracking.Challenger(
+                best["model_uri"],
+                best["run_id"],
+                digest,
+                tracking.data_kind(frame["source"].unique()),
+                "val_macro_f1",
+                best["metrics"]["val_macro_f1"],
+            ),
+            lambda uri: score_split(mlflow.sklearn.load_model(uri), validation, "val")[0][
+                "val_macro_f1"
+            ],
+            config.tracking.promote,
         )
         client = mlflow.MlflowClient()
         for result in results:

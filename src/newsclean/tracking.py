@@ -103,6 +103,25 @@ def _git(*args: str) -> str:
         return ""
 
 
+def environment_params(seed: int) -> dict[str, str]:
+    """What a run's figures depend on besides code and data: the seed, library versions and
+    thread settings (logged as params, so two runs that differ can be told apart)."""
+    import platform
+
+    from threadpoolctl import threadpool_info
+
+    params = {"seed": str(seed), "python_version": platform.python_version()}
+    for package in ("scikit-learn", "numpy", "scipy", "pandas", "lxml"):
+        try:
+            params[f"version_{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    for pool in threadpool_info():
+        params[f"threads_{pool['user_api']}_{pool['internal_api']}"] = str(pool["num_threads"])
+    params["cpu_count"] = str(os.cpu_count())
+    return params
+
+
 def run_tags(digest: str, card_summary: str) -> dict[str, str]:
     """Our tags, and MLflow's standard git tags (the UI shows the commit and branch)."""
     tags = {
@@ -152,49 +171,6 @@ def champion_version(model_name: str):
         return client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         return None
-
-
-def promote_if_better(
-    model_name: str, model_uri: str, metric: str, value: float, digest: str, run_id: str
-) -> tuple[bool, str]:
-    """Register the model; move the champion alias only if it beats the current champion.
-
-    Scores are comparable only on the same test data, so a champion trained on another
-    dataset digest is replaced (and the reason says so). Returns (promoted, reason).
-    """
-    import mlflow
-
-    value = round(value, 6)  # compared with the 6-decimal tag a champion carries
-    client = mlflow.MlflowClient()
-    current = champion_version(model_name)
-    version = mlflow.register_model(model_uri, model_name)
-    client.set_model_version_tag(model_name, version.version, metric, f"{value:.6f}")
-    client.set_model_version_tag(model_name, version.version, "dataset_digest", digest)
-    client.set_model_version_tag(model_name, version.version, "run_id", run_id)
-    if current is None:
-        promoted, reason = True, "no champion yet"
-    else:
-        old_digest = current.tags.get("dataset_digest")
-        old_value = float(current.tags.get(metric, "nan"))
-        if old_digest != digest:
-            promoted = True
-            reason = (
-                f"champion v{current.version} was scored on another dataset "
-                f"({str(old_digest)[:12]}); replaced"
-            )
-        elif value > old_value:
-            promoted = True
-            reason = f"{metric} {value:.4f} > champion v{current.version}'s {old_value:.4f}"
-        else:
-            promoted = False
-            reason = (
-                f"{metric} {value:.4f} does not beat champion v{current.version}'s "
-                f"{old_value:.4f}; champion kept"
-            )
-    if promoted:
-        client.set_registered_model_alias(model_name, CHAMPION, version.version)
-    client.set_model_version_tag(model_name, version.version, "promotion", reason)
-    return promoted, reason
 
 
 @dataclass(frozen=True)

@@ -312,6 +312,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
     with tracking.tagged_run(f"train-kind-{stamp}", digest, card_summary, "parent") as parent:
         mlflow.log_params(
             {
+                **tracking.environment_params(config.data.seed),
                 "task": "kind",
                 "seed": config.data.seed,
                 "n_train": len(train),
@@ -374,7 +375,10 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
             (r for r in results if r["run_name"] in STACKS),
             key=lambda r: r["metrics"]["val_selection_score"],
         )
-        results.append(_reweighted_run(fitted, best_stack["run_name"], *context))
+        for by_input in (False, True):
+            results.append(
+                _reweighted_run(fitted, best_stack["run_name"], *context, by_input=by_input)
+            )
         candidates_only = [r for r in results if r["role"] == "candidate"]
         best = max(candidates_only, key=lambda r: r["metrics"]["val_selection_score"])
         best_model = fitted[best["run_name"]]
@@ -491,27 +495,45 @@ def _reweighted_run(
     config: Config,
     digest: str,
     card_summary: str,
+    by_input: bool = False,
 ) -> dict:
     """The best stack (on validation), its kind weights tuned on validation (a child run of
-    its own, so the UI shows what the weights change)."""
+    its own, so the UI shows what the weights change). ``by_input``: one set of weights for
+    rows with HTML and one for text rows, each tuned on its own validation rows."""
     import mlflow
 
-    from newsclean.models import ReweightedKind
+    from newsclean.models import ReweightedKind, text_rows
 
     model = ReweightedKind(fitted[base_name])
 
     def fit() -> None:
         proba = fitted[base_name].predict_proba(validation[KIND_COLUMNS])
-        model.use_fitted(tune_kind_weights(validation, proba))
+        if not by_input:
+            model.use_fitted(tune_kind_weights(validation, proba))
+        else:
+            text = text_rows(validation)
+            html_weights = tune_kind_weights(validation[~text], proba[~text])
+            model.use_fitted(html_weights, tune_kind_weights(validation[text], proba[text]))
+            mlflow.log_params(
+                {
+                    f"text_weight_{k}": round(w, 4)
+                    for k, w in zip(KINDS, model.text_weights, strict=True)
+                }
+            )
         mlflow.log_params(
             {f"weight_{k}": round(w, 4) for k, w in zip(KINDS, model.weights, strict=True)}
         )
 
-    run_name = f"{base_name} + val-weights"
+    run_name = f"{base_name} + val-weights" + (" by input" if by_input else "")
     result = _kind_run(
         run_name,
         "candidate",
-        {"model": "reweighted_stack", "base": base_name, "tuned_on": "validation"},
+        {
+            "model": "reweighted_stack",
+            "base": base_name,
+            "tuned_on": "validation",
+            "weights_by_input": by_input,
+        },
         model,
         fit,
         train,
