@@ -75,7 +75,7 @@ class DataConfig:
     # separated (segmentation.TEXT_RENDERINGS; "" for none), and the seeded share of pages
     # (in every split) that get one of them.
     text_views: str = "blocks,html-text"
-    text_view_share: float = 0.5
+    text_view_share: float = 1.0
 
 
 @dataclass

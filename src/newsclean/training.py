@@ -512,8 +512,11 @@ def _reweighted_run(
             model.use_fitted(tune_kind_weights(validation, proba))
         else:
             text = text_rows(validation)
-            html_weights = tune_kind_weights(validation[~text], proba[~text])
-            model.use_fitted(html_weights, tune_kind_weights(validation[text], proba[text]))
+            joint = None if text.any() and (~text).any() else tune_kind_weights(validation, proba)
+            model.use_fitted(  # one input type only (the sample): the joint weights for both
+                joint if joint is not None else tune_kind_weights(validation[~text], proba[~text]),
+                joint if joint is not None else tune_kind_weights(validation[text], proba[text]),
+            )
             mlflow.log_params(
                 {
                     f"text_weight_{k}": round(w, 4)
