@@ -26,6 +26,16 @@ import pandas as pd
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=60, help="validation pages per corpus")
+    parser.add_argument(
+        "--joint", default="models:/newsclean-kind@champion", help="the joint kind model's URI"
+    )
+    parser.add_argument(
+        "--share",
+        type=float,
+        default=None,
+        help="keep only the text views that this data.text_view_share would have made (to "
+        "compare with a joint model trained at that share on the same rows)",
+    )
     args = parser.parse_args()
 
     import mlflow
@@ -54,11 +64,24 @@ def main() -> int:
     tracking.configure(config)
     frame = dataset.load(config.paths.processed_dir)
     digest = dataset.load_digest(config.paths.processed_dir)
+    m, seed = config.model, config.data.seed
+    if args.share is not None:
+        from newsclean.textviews import chosen_renderings, page_doc_id
+
+        renderings = tuple(r for r in config.data.text_views.split(",") if r)
+        views = frame["view"].isin(renderings)
+        keep = [
+            not is_view
+            or chosen_renderings((s, page_doc_id(d)), renderings, args.share, seed) == (v,)
+            for is_view, s, d, v in zip(
+                views, frame["source"], frame["doc_id"], frame["view"], strict=True
+            )
+        ]
+        frame = frame[np.array(keep)]
     text_rows = frame[frame["view"] != "html"]
     train = text_rows[text_rows["split"] == "train"]
     validation = frame[frame["split"] == "validation"]
     val_text = validation[validation["view"].isin(["blocks", "html-text"])]
-    m, seed = config.model, config.data.seed
 
     started = time.perf_counter()
     base = HierarchicalKind(
@@ -79,7 +102,7 @@ def main() -> int:
         tune_kind_weights(val_text, stack.predict_proba(val_text[KIND_COLUMNS]))
     )
     fit_seconds = time.perf_counter() - started
-    joint = mlflow.sklearn.load_model("models:/newsclean-kind@champion")
+    joint = mlflow.sklearn.load_model(args.joint)
 
     rows = []
     for name, model in (("joint (champion)", joint), ("text model", text_model)):
@@ -126,7 +149,14 @@ def main() -> int:
     with tracking.tagged_run(
         "text model beside the HTML model (validation)", digest, "", "analysis", "kind"
     ):
-        mlflow.log_params({"pages_per_corpus": args.pages, "text_model_fit_seconds": fit_seconds})
+        mlflow.log_params(
+            {
+                "pages_per_corpus": args.pages,
+                "text_model_fit_seconds": fit_seconds,
+                "joint_model": args.joint,
+                "text_view_share": args.share,
+            }
+        )
         mlflow.log_table(result, "text_model_vs_joint.json")
         mlflow.log_table(pages_table, "text_model_vs_joint_pages.json")
         for row in result.to_dict("records"):
