@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mlflow
+import pandas as pd
 import pytest
 
 from newsclean import tracking
@@ -184,3 +185,34 @@ def test_news_thresholds_are_logged_per_page_corpus_on_the_best_run(tmp_config):
     assert 0.6 < metrics["val_best_news_threshold_l3s_gn1"] <= 0.8
     assert 0.1 < metrics["val_best_news_threshold_wcxb"] <= 0.4
     assert metrics["val_news_f1_at_best_threshold_wcxb"] == 1.0
+
+
+@pytest.mark.slow
+def test_leave_one_corpus_out_scores_html_rows_and_text_views_apart(tmp_path):
+    """The sample's pages posed as two page corpora, each page with a text view."""
+    from newsclean.dataset import build
+    from newsclean.textviews import view_doc_id
+    from newsclean.training import _leave_one_corpus_out
+
+    config = _sample_config(tmp_path)
+    frame, _ = build(config)
+    documents = sorted(frame["doc_id"].unique())
+    corpus = {d: ("wcxb" if i % 2 else "dragnet") for i, d in enumerate(documents)}
+    html = frame.assign(
+        source=frame["doc_id"].map(corpus), view="html", html_tag="p", link_density=0.0
+    )
+    text = html.assign(
+        doc_id=html["doc_id"].map(lambda d: view_doc_id(d, "blocks")),
+        view="blocks",
+        html_tag=None,
+        link_density=float("nan"),
+    )
+    rows = pd.concat([html, text], ignore_index=True)
+    tracking.configure(config)
+    tracking.experiment(config, config.tracking.kind_experiment)
+    with mlflow.start_run():
+        table = _leave_one_corpus_out(rows, config, "digest", "card")
+    assert set(table["held_out"]) == {"wcxb", "dragnet"}
+    for record in table.to_dict("records"):
+        assert record["rows"] == record["rows_text"] > 0
+        assert 0 <= record["news_f1"] <= 1 and 0 <= record["news_f1_text"] <= 1
