@@ -511,12 +511,9 @@ class Cleaner:
         frame = paragraph_frame(parsed)
         if frame.empty:
             return [CleanedArticle(a.id, a.path, []) for a in parsed]
-        proba = ordered_proba(self.kind_model, frame, KINDS)
-        clock = self._tick("kind", clock)
-        kinds = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
         texts = [b.text for a in parsed for b in a.blocks]
-        self._rescue_glued_news(texts, kinds, frame, proba)
-        apply_kind_rules(texts, kinds)
+        kinds, proba = self.decide_kinds(texts, frame)
+        clock = self._tick("kind", clock)
         spans = self._strip_junk(texts, kinds, frame, proba)
         clock = self._tick("junk", clock)
         cleaned_texts = [
@@ -602,6 +599,19 @@ class Cleaner:
             for (number, index), row in zip(owners, proba, strict=True):
                 out[number][1][index] = row
         return out
+
+    def decide_kinds(
+        self, texts: Sequence[str], frame: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each paragraph's kind and probabilities as the cleaner decides them: the model's
+        most probable kind, then the glued-junk rescue, then ``kindrules``. ``texts`` are
+        the paragraphs, ``frame`` their table (``paragraph_frame``); the glued-junk
+        evaluation (``junk.prepare``) decides through here too."""
+        proba = ordered_proba(self.kind_model, frame, KINDS)
+        kinds = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
+        self._rescue_glued_news(texts, kinds, frame, proba)
+        apply_kind_rules(texts, kinds)
+        return kinds, proba
 
     def _rescue_glued_news(
         self, texts: Sequence[str], kinds: np.ndarray, frame: pd.DataFrame, proba: np.ndarray

@@ -42,11 +42,9 @@ from newsclean.cleaning import (
     candidate_features,
     junk_candidates,
     junk_probabilities,
-    ordered_proba,
     paragraph_frame,
     spans_from_decision,
 )
-from newsclean.config import KINDS
 from newsclean.inputs import Article
 from newsclean.segmentation import CONTAINER_FIELDS, Block
 
@@ -211,10 +209,9 @@ def prepare(
     cleaner: Cleaner, corpus: GluedCorpus, modes=SEGMENT_MODES, html=(True, False)
 ) -> Prepared:
     frame = paragraph_frame(corpus.articles)
-    proba = ordered_proba(cleaner.kind_model, frame, KINDS)
-    kinds = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
-    news_rows = np.flatnonzero(kinds == "news")
     texts = corpus.paragraphs["text"].tolist()
+    kinds, proba = cleaner.decide_kinds(texts, frame)
+    news_rows = np.flatnonzero(kinds == "news")
     news_texts = [texts[i] for i in news_rows]
     news_frame = frame.iloc[news_rows].reset_index(drop=True)
     segments = {}
