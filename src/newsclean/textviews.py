@@ -107,7 +107,7 @@ def add_text_views(
 ) -> pd.DataFrame:
     """``frame`` (the HTML and text-corpus rows) with the pages' text views appended."""
     frame = frame.assign(view=np.where(frame["html_tag"].notna(), HTML_VIEW, TEXT_VIEW))
-    renderings = tuple(r for r in config.data.text_views.split(",") if r.strip())
+    renderings = tuple(r.strip() for r in config.data.text_views.split(",") if r.strip())
     unknown = [r for r in renderings if r not in TEXT_RENDERINGS]
     if unknown:
         raise ValueError(f"unknown text rendering(s) {unknown}; known: {TEXT_RENDERINGS}")
