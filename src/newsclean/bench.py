@@ -600,6 +600,7 @@ def load_test_pages(config, out_dir: Path, max_pages_per_corpus: int = 0) -> lis
     """The test pages of every page corpus (raw HTML written to ``out_dir``) with their gold."""
     from newsclean import dataset
     from newsclean.sources.pages import load_page
+    from newsclean.textviews import html_rows
     from newsclean.training import PAGE_CORPORA
 
     corpora_dir = config.paths.corpora_dir
@@ -611,9 +612,7 @@ def load_test_pages(config, out_dir: Path, max_pages_per_corpus: int = 0) -> lis
     pages = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for corpus in PAGE_CORPORA:
-        part = frame[(frame["source"] == corpus) & (frame["split"] == "test")]
-        if "view" in part:  # the pages themselves, not their text views (textviews)
-            part = part[part["view"] == "html"]
+        part = frame[(frame["source"] == corpus) & (frame["split"] == "test") & html_rows(frame)]
         doc_ids = sorted(part["doc_id"].unique())
         if max_pages_per_corpus:
             doc_ids = doc_ids[:max_pages_per_corpus]

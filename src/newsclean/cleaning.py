@@ -60,7 +60,7 @@ class RemovedSpan:
     """Junk cut off a news paragraph: ``original[start:end] == text``."""
 
     text: str
-    kind: str  # the decision: the model's, then the glued-junk rescue and kindrules
+    kind: str
     where: str  # "start" or "end"
     start: int
     end: int
@@ -202,8 +202,6 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _URL_RE.finditer(text)]
 
 
-# Paragraphs longer than this are never a byline, timestamp or credit (``kindrules``).
-MAX_RULE_TEXT = 360
 # A non-news paragraph with junk glued on is read as news again (``_rescue_glued_news``) when
 # it is this long, and what stays once the junk is cut is news by at least this mean
 # probability and holds at least this share of its characters.
@@ -714,7 +712,7 @@ def apply_kind_rules(texts: Sequence[str], kinds: np.ndarray) -> None:
     two-paragraph article the model has little context, and these lines must still go.
     ``kinds`` changes in place; the model's probabilities are reported as they were."""
     for row, text in enumerate(texts):
-        if kinds[row] != "boilerplate" and len(text) <= MAX_RULE_TEXT and rule_for(text):
+        if kinds[row] != "boilerplate" and rule_for(text):  # None at once for long text
             kinds[row] = "boilerplate"
 
 

@@ -59,15 +59,76 @@ def chosen_renderings(
     return (renderings[pick],)
 
 
-def _to_text_view(rows: pd.DataFrame, rendering: str) -> pd.DataFrame:
-    view = rows.copy()
+def html_rows(frame: pd.DataFrame) -> pd.Series:
+    """Rows of pages given as HTML (not a text view, not a text corpus). A dataset built
+    before the views has no ``view`` column: there, rows with an HTML tag."""
+    return frame["view"] == HTML_VIEW if "view" in frame else frame["html_tag"].notna()
+
+
+def _without_html(view: pd.DataFrame) -> pd.DataFrame:
     for column in _HTML_OBJECT_COLUMNS:
         view[column] = None
     for column in _HTML_NUMBER_COLUMNS:
         view[column] = np.float32(np.nan)
+    return view
+
+
+def _blocks_view(rows: pd.DataFrame, rendering: str) -> pd.DataFrame:
+    """The page's own rows, one per line, as text: same labels, same positions."""
+    view = rows.copy()
     view["doc_id"] = view["doc_id"].map(lambda d: view_doc_id(d, rendering))
     view["view"] = rendering
-    return view
+    return _without_html(view)
+
+
+def _lines_view(
+    rows: pd.DataFrame,
+    lines: list[str],
+    rendering: str,
+    owner_of: dict[str, str],
+    config,
+    log: BuildLog,
+) -> pd.DataFrame | None:
+    """A rendering's lines as the page's text view, labelled from the page's ``rows``; long
+    lines that are another page's paragraph are dropped and counted."""
+    source, doc_id = rows["source"].iloc[0], rows["doc_id"].iloc[0]
+    kept_lines = []
+    for number, line in enumerate(lines):
+        key = text_sha1(line)
+        owner = owner_of.get(key)
+        if (
+            owner is not None
+            and owner != f"{source}\x1f{doc_id}"
+            and len(normalise(line)) >= config.data.dedup_min_chars
+        ):
+            log.drop(
+                source,
+                view_doc_id(doc_id, rendering),
+                f"line {number}",
+                "duplicate of a paragraph in another document",
+            )
+            continue
+        kept_lines.append((number, line, key))
+    if not kept_lines:
+        return None
+    labels = label_lines([line for _, line, _ in kept_lines], rows, config.data.align_threshold)
+    view = pd.DataFrame(
+        {
+            "source": source,
+            "doc_id": view_doc_id(doc_id, rendering),
+            "position": np.array([n for n, _, _ in kept_lines], dtype="int32"),
+            "n_paragraphs": np.int32(len(kept_lines)),
+            "text": [line for _, line, _ in kept_lines],
+            "is_news": [label[0] for label in labels],
+            "kind": [label[1] for label in labels],
+            "topic": [label[2] for label in labels],
+            "split": rows["split"].iloc[0],
+            "gold_score": np.array([label[3] for label in labels], dtype="float32"),
+            "text_sha1": [k for _, _, k in kept_lines],
+            "view": rendering,
+        }
+    )
+    return _without_html(view)
 
 
 def label_lines(
@@ -114,14 +175,12 @@ def add_text_views(
     if not renderings:
         return frame
     rendered = {(d.source, d.doc_id): d.renderings for d in documents if d.renderings}
-    pages = frame[frame["view"] == HTML_VIEW]
+    pages = frame[html_rows(frame)]
     # Long lines that are some other page's paragraph stay out, as the dedup keeps them out of
     # the HTML rows (a test page's paragraph must not come back in a training page's view).
     owner_of = dict(
         zip(pages["text_sha1"], pages["source"] + "\x1f" + pages["doc_id"], strict=True)
     )
-    min_chars = config.data.dedup_min_chars
-    threshold = config.data.align_threshold
     seed = config.data.seed
     share = config.data.text_view_share
     views: list[pd.DataFrame] = []
@@ -129,53 +188,15 @@ def add_text_views(
     for (source, doc_id), rows in pages.groupby(["source", "doc_id"], sort=True):
         for rendering in chosen_renderings((source, doc_id), renderings, share, seed):
             if rendering == "blocks":
-                view = _to_text_view(rows, rendering)
+                view = _blocks_view(rows, rendering)
             else:
                 lines = rendered.get((source, doc_id), {}).get(rendering)
                 if lines is None:
                     log.drop(source, doc_id, rendering, "no text rendering of the page")
                     continue
-                kept_lines = []
-                for number, line in enumerate(lines):
-                    key = text_sha1(line)
-                    owner = owner_of.get(key)
-                    if (
-                        owner is not None
-                        and owner != f"{source}\x1f{doc_id}"
-                        and len(normalise(line)) >= min_chars
-                    ):
-                        log.drop(
-                            source,
-                            view_doc_id(doc_id, rendering),
-                            f"line {number}",
-                            "duplicate of a paragraph in another document",
-                        )
-                        continue
-                    kept_lines.append((number, line, key))
-                if not kept_lines:
+                view = _lines_view(rows, lines, rendering, owner_of, config, log)
+                if view is None:
                     continue
-                labels = label_lines([line for _, line, _ in kept_lines], rows, threshold)
-                first = rows.iloc[0]
-                view = pd.DataFrame(
-                    {
-                        "source": source,
-                        "doc_id": view_doc_id(doc_id, rendering),
-                        "position": np.array([n for n, _, _ in kept_lines], dtype="int32"),
-                        "n_paragraphs": np.int32(len(kept_lines)),
-                        "text": [line for _, line, _ in kept_lines],
-                        "is_news": [label[0] for label in labels],
-                        "kind": [label[1] for label in labels],
-                        "topic": [label[2] for label in labels],
-                        "split": first["split"],
-                        "gold_score": np.array([lb[3] for lb in labels], dtype="float32"),
-                        "text_sha1": [k for _, _, k in kept_lines],
-                        "view": rendering,
-                    }
-                )
-                for column in _HTML_OBJECT_COLUMNS:
-                    view[column] = None
-                for column in _HTML_NUMBER_COLUMNS:
-                    view[column] = np.float32(np.nan)
                 view = view[frame.columns]
             views.append(view)
             counts[(source, rendering, "pages")] += 1

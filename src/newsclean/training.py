@@ -34,6 +34,7 @@ from newsclean.evaluation import (
 )
 from newsclean.features import PAGE_COLUMNS
 from newsclean.segmentation import CONTAINER_FIELDS
+from newsclean.textviews import html_rows
 
 
 @dataclass(frozen=True)
@@ -512,11 +513,12 @@ def _reweighted_run(
             model.use_fitted(tune_kind_weights(validation, proba))
         else:
             text = text_rows(validation)
-            joint = None if text.any() and (~text).any() else tune_kind_weights(validation, proba)
-            model.use_fitted(  # one input type only (the sample): the joint weights for both
-                joint if joint is not None else tune_kind_weights(validation[~text], proba[~text]),
-                joint if joint is not None else tune_kind_weights(validation[text], proba[text]),
-            )
+            if text.all() or not text.any():  # one input type only (the sample): joint weights
+                html_weights = text_weights = tune_kind_weights(validation, proba)
+            else:
+                html_weights = tune_kind_weights(validation[~text], proba[~text])
+                text_weights = tune_kind_weights(validation[text], proba[text])
+            model.use_fitted(html_weights, text_weights)
             mlflow.log_params(
                 {
                     f"text_weight_{k}": round(w, 4)
@@ -668,11 +670,11 @@ def test_pages(test: pd.DataFrame, config: Config) -> list:
     corpora_dir = config.paths.corpora_dir
     if corpora_dir is None:
         return []
-    html_rows = test["view"] == "html" if "view" in test else test["html_tag"].notna()
+    html = html_rows(test)
     pages = []
     for corpus in PAGE_CORPORA:
         doc_ids = sorted(
-            test.loc[html_rows & (test["source"] == corpus), "doc_id"].unique(),
+            test.loc[html & (test["source"] == corpus), "doc_id"].unique(),
             key=lambda d: hashlib.sha256(f"{config.data.seed}:{d}".encode()).digest(),
         )
         if config.model.page_eval_max_pages:
@@ -743,7 +745,7 @@ def _leave_one_corpus_out(
         )
         model.fit(train[KIND_COLUMNS], train["kind"].fillna("unknown").to_numpy(dtype=object))
         # HTML rows (comparable with runs before the text views) and text-view rows apart.
-        html = held_out["view"] == "html" if "view" in held_out else held_out["html_tag"].notna()
+        html = html_rows(held_out)
         row = {"held_out": corpus}
         for name, part in (("", held_out[html]), ("_text", held_out[~html])):
             if part.empty:
