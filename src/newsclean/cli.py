@@ -209,8 +209,10 @@ def cmd_data(config: Config) -> int:
 
 
 def cmd_train(config: Config, tasks: list[str] | None) -> int:
+    from newsclean import tracking
     from newsclean.training import results_table, train_all
 
+    tracking.mark_abandoned_runs(config)  # runs a killed training left RUNNING
     started = time.perf_counter()
     results = train_all(config, tasks)
     print(results_table(results))

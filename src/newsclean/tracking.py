@@ -7,9 +7,11 @@ Never rely on MLflow's default store (see shared/NOTES.md): every entry point ca
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -22,6 +24,20 @@ CHAMPION = "champion"
 # from a version trained on the corpora.
 SAMPLE_ALIAS = "sample"
 PROMOTE_MODES = ("auto", "never", "force")
+# Who started a run (tagged_run): what the next start needs to tell a run of a process that
+# died (SIGKILL, OOM killer, power loss: no ``finally`` ran) from a run still in progress.
+OWNER_PID = "newsclean.pid"
+OWNER_HOST = "newsclean.host"
+OWNER_PID_NAMESPACE = "newsclean.pid_namespace"  # two containers may share a hostname
+OWNER_PROCESS_START = "newsclean.process_start"  # tells the owner from a later reuse of its pid
+KILLED_REASON = "newsclean.killed_reason"
+# A RUNNING run with no owner tags (started before they existed, or not by newsclean) in one of
+# the project's experiments is marked KILLED only this long after it started.
+UNOWNED_AFTER_HOURS = 24.0
+# How long promote waits for a new version to be READY before it gives up (MLflow's default).
+READY_TIMEOUT_S = 300.0
+READY = "READY"
+PENDING = "PENDING_REGISTRATION"
 
 
 def configure(config: Config) -> None:
@@ -153,12 +169,200 @@ def tagged_run(
     card, ``role``: parent / candidate / baseline / peer / analysis, and ``task``)."""
     import mlflow
 
-    tags = {**run_tags(digest, card_summary), "role": role}
+    tags = {**run_tags(digest, card_summary), **owner_tags(), "role": role}
     if task:
         tags["task"] = task
-    with mlflow.start_run(run_name=run_name, nested=nested) as run:
-        mlflow.set_tags(tags)
+    # The tags go in with the run (one call): a run is never in the store without its owner.
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=tags) as run:
         yield run
+
+
+# -- crash safety: runs left RUNNING by a process that died ----------------------------------
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of process ``pid`` from /proc (Linux), or
+    None where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the name, in parentheses, may hold spaces
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming the process that starts a run: pid, host, pid namespace and start time."""
+    pid = os.getpid()
+    tags = {OWNER_PID: str(pid), OWNER_HOST: socket.gethostname()}
+    namespace, stat = _pid_namespace(), _proc_stat(pid)
+    if namespace:
+        tags[OWNER_PID_NAMESPACE] = namespace
+    if stat:
+        tags[OWNER_PROCESS_START] = stat[1]
+    return tags
+
+
+def owner_alive(tags: dict[str, str]) -> bool | None:
+    """Whether the process that started a run (its owner tags) is still running: True, False,
+    or None when this process cannot tell (no owner tags, another host or pid namespace)."""
+    host, pid_text = tags.get(OWNER_HOST), tags.get(OWNER_PID, "")
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) <= 0:
+        return None
+    namespace = tags.get(OWNER_PID_NAMESPACE)
+    if namespace and namespace != _pid_namespace():
+        return None
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    except OSError:
+        return None
+    stat = _proc_stat(pid)
+    if stat is not None:
+        state, started = stat
+        if state in ("Z", "X"):  # ended, not yet reaped by its parent
+            return False
+        if tags.get(OWNER_PROCESS_START) and started != tags[OWNER_PROCESS_START]:
+            return False  # a later process reuses the pid
+    return True
+
+
+def project_experiments(config: Config) -> list[str]:
+    """The experiments newsclean's training writes to."""
+    from newsclean.serving import CLEANER_EXPERIMENT
+
+    return [config.tracking.kind_experiment, config.tracking.topic_experiment, CLEANER_EXPERIMENT]
+
+
+def _pages(search: Callable, *args, **kwargs) -> Iterator:
+    """Every result of an MLflow search, page after page."""
+    token = None
+    while True:
+        page = search(*args, page_token=token, **kwargs)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def mark_abandoned_runs(
+    config: Config, unowned_after_hours: float = UNOWNED_AFTER_HOURS
+) -> list[str]:
+    """Mark KILLED the runs a dead process left RUNNING; return their ids.
+
+    A training killed outright (SIGKILL, the OOM killer, a power cut) cannot close its runs:
+    they stay RUNNING for ever. Run at the start of a training, this finds, in every active
+    experiment of the store, the RUNNING runs whose owner (``owner_tags``) was a process of
+    this host that no longer runs, and sets them KILLED with a ``newsclean.killed_reason`` tag.
+    A run without owner tags is marked only in the project's experiments and only
+    ``unowned_after_hours`` after it started. A run of a live process, or of another host, is
+    never touched. Registered versions of a killed training (registered from its runs or its
+    child runs) that do not hold the champion alias get the same tag: their ``promotion`` tag
+    may record a decision whose alias move never happened (``promote`` moves the alias last)."""
+    import mlflow
+    from mlflow.entities import ViewType
+
+    uri = config.tracking.tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiments = {
+        e.experiment_id: e.name
+        for e in _pages(client.search_experiments, view_type=ViewType.ACTIVE_ONLY)
+    }
+    if not experiments:
+        return []
+    ours = set(project_experiments(config))
+    now_ms = time.time() * 1000
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    marked_by = f"marked KILLED at the next start ({stamp}, process {os.getpid()})"
+    killed = []
+    for run in _pages(
+        client.search_runs,
+        list(experiments),
+        filter_string="attributes.status = 'RUNNING'",
+        run_view_type=ViewType.ACTIVE_ONLY,
+        max_results=1000,
+    ):
+        tags = run.data.tags
+        alive = owner_alive(tags)
+        if alive is False:
+            reason = (
+                f"process {tags[OWNER_PID]} on {tags[OWNER_HOST]} ended without closing the "
+                f"run; {marked_by}"
+            )
+        elif (
+            alive is None
+            and OWNER_PID not in tags
+            and experiments[run.info.experiment_id] in ours
+            and now_ms - (run.info.start_time or now_ms) > unowned_after_hours * 3_600_000
+        ):
+            reason = (
+                f"no owning process recorded and still RUNNING {unowned_after_hours:g} h after "
+                f"it started; {marked_by}"
+            )
+        else:
+            continue
+        # Reason first: a marking cut short leaves a RUNNING run that the next start marks again.
+        client.set_tag(run.info.run_id, KILLED_REASON, reason)
+        client.set_terminated(run.info.run_id, "KILLED")
+        killed.append(run.info.run_id)
+        print(
+            f"newsclean: run {run.info.run_id} ({run.info.run_name}) marked KILLED: {reason}",
+            file=sys.stderr,
+        )
+    if killed:
+        _tag_versions_of_killed(client, list(experiments), killed)
+    return killed
+
+
+def _tag_versions_of_killed(client, experiment_ids: list[str], killed: list[str]) -> None:
+    """Tag the versions registered from a killed training's runs that hold no champion alias."""
+    from mlflow.exceptions import MlflowException
+
+    run_ids = set(killed)
+    for run_id in killed:
+        children = _pages(
+            client.search_runs,
+            experiment_ids,
+            filter_string=f"tags.`mlflow.parentRunId` = '{run_id}'",
+            max_results=1000,
+        )
+        run_ids.update(child.info.run_id for child in children)
+    champions: dict[str, str | None] = {}  # search results carry no aliases: ask once a model
+
+    def holds_champion(version) -> bool:
+        if version.name not in champions:
+            try:
+                champion = client.get_model_version_by_alias(version.name, CHAMPION)
+                champions[version.name] = str(champion.version)
+            except MlflowException:
+                champions[version.name] = None
+        return champions[version.name] == str(version.version)
+
+    ordered = sorted(run_ids)
+    for start in range(0, len(ordered), 100):
+        listed = ", ".join(f"'{run_id}'" for run_id in ordered[start : start + 100])
+        for version in _pages(client.search_model_versions, filter_string=f"run_id IN ({listed})"):
+            if KILLED_REASON in version.tags or holds_champion(version):
+                continue
+            reason = (
+                f"registered by a training whose process ended before it finished (run "
+                f"{version.run_id}); this version does not hold the '{CHAMPION}' alias, whatever "
+                "its 'promotion' tag says"
+            )
+            client.set_model_version_tag(version.name, version.version, KILLED_REASON, reason)
+            print(
+                f"newsclean: version {version.version} of {version.name}: {reason}",
+                file=sys.stderr,
+            )
 
 
 def champion_version(model_name: str):
@@ -190,11 +394,24 @@ def data_kind(sources) -> str:
     return "sample" if set(sources) <= {"sample"} else "corpora"
 
 
+def _await_ready(client, model_name: str, version: str, timeout: float) -> str:
+    """The version's status once it is no longer pending registration, or at ``timeout``."""
+    deadline, delay = time.monotonic() + timeout, 0.1
+    while True:
+        status = client.get_model_version(model_name, version).status
+        left = deadline - time.monotonic()
+        if status != PENDING or left <= 0:
+            return status
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 5.0)
+
+
 def promote(
     model_name: str,
     challenger: Challenger,
     score_champion: Callable[[str], float],
     mode: str = "auto",
+    ready_timeout: float = READY_TIMEOUT_S,
 ) -> tuple[bool, str]:
     """Register the challenger; move the champion alias only if it wins on validation.
 
@@ -202,9 +419,22 @@ def promote(
     split, in the same run, so both are judged on the same data; test figures never decide.
     ``mode``: ``auto`` (the rule), ``never`` (register only), ``force`` (move the alias). A
     model trained on the sample alone never displaces one trained on the corpora; it gets the
-    ``sample`` alias. The alias moves last, after every tag is written: a training killed
-    before that leaves the champion as it was. Returns (promoted, reason); the reason is
-    also the version's ``promotion`` tag."""
+    ``sample`` alias. Returns (promoted, reason); the reason is also the version's
+    ``promotion`` tag.
+
+    The order of the writes, so that a training killed at any moment leaves the champion
+    either as it was or fully moved (tests/test_crash_safety.py kills one before each write):
+
+    1. register the version with its tags (metric, dataset digest, run id, data): one call;
+    2. wait until the version is READY (at most ``ready_timeout`` seconds); a version that is
+       not READY gets a ``promotion`` tag saying so and no alias;
+    3. the ``champion_<metric>`` tag (the champion's score, when it was scored);
+    4. the ``promotion`` tag: the decision;
+    5. the ``sample`` alias (a version trained on the sample only);
+    6. the ``champion`` alias: one call, the last write. Until it happens the champion is the
+       old version; a version whose training was killed before it holds no alias, and the
+       next training start (``mark_abandoned_runs``) tags it with ``newsclean.killed_reason``.
+    """
     import mlflow
 
     if mode not in PROMOTE_MODES:
@@ -212,14 +442,25 @@ def promote(
     value = round(challenger.value, 6)
     client = mlflow.MlflowClient()
     current = champion_version(model_name)
-    version = mlflow.register_model(challenger.model_uri, model_name)
-    for key, tag in (
-        (challenger.metric, f"{value:.6f}"),
-        ("dataset_digest", challenger.digest),
-        ("run_id", challenger.run_id),
-        ("data", challenger.data),
-    ):
-        client.set_model_version_tag(model_name, version.version, key, tag)
+    version = mlflow.register_model(
+        challenger.model_uri,
+        model_name,
+        await_registration_for=0,  # waited for below, without raising
+        tags={
+            challenger.metric: f"{value:.6f}",
+            "dataset_digest": challenger.digest,
+            "run_id": challenger.run_id,
+            "data": challenger.data,
+        },
+    )
+    status = _await_ready(client, model_name, version.version, ready_timeout)
+    if status != READY:
+        reason = (
+            f"version {version.version} is {status}, not {READY} (waited up to "
+            f"{ready_timeout:g} s); no alias moved"
+        )
+        client.set_model_version_tag(model_name, version.version, "promotion", reason)
+        return False, reason
     if mode == "force":
         promoted = True
         reason = "forced (--promote force)" + (
