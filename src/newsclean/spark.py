@@ -380,6 +380,8 @@ def result_type():
         [
             T.StructField("id", T.StringType()),
             T.StructField("text", T.StringType()),
+            T.StructField("confidence", T.DoubleType()),
+            T.StructField("fell_back", T.BooleanType()),
             T.StructField("paragraphs", T.ArrayType(paragraph)),
         ]
     )

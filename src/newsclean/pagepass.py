@@ -1,0 +1,126 @@
+"""Page-level decisions: a page's blocks looked at together, in document order.
+
+The kind model decides block by block (with its neighbours as features). Two page-level
+mistakes remain that no single block shows:
+
+- **Islands and holes.** A lone menu line kept far from the article, or a short body
+  paragraph dropped in the middle of it. ``contiguous_news`` smooths the keep/drop decision
+  over the page: the most probable keep/drop sequence (Viterbi over two states) where each
+  block scores ``log p(news) - log max p(other kind)`` for keep and each switch between keep
+  and drop costs ``penalty``. With ``penalty == 0`` it is exactly the model's argmax.
+- **Empty articles.** A page whose article the model did not trust at all comes back empty.
+  When the kept text is below ``min_chars``, ``fallback_run`` keeps the contiguous run of
+  blocks with the largest ``sum((p(news) - floor) * chars)`` instead, if one has a positive
+  sum: the most probable article-like run.
+
+The settings live in ``cleaning.CleanerSettings`` (off by default, so cleaners logged before
+keep their behaviour) and are chosen on validation pages when the cleaner is built.
+``page_confidence`` summarises how sure the decisions of a page were, for users who triage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# log() of a probability the model gave as 0 (trees and calibrated models can).
+_EPS = 1e-6
+
+
+def keep_scores(proba: np.ndarray, news_column: int = 0) -> np.ndarray:
+    """Per block, ``log p(news) - log max p(other)``: not negative where news is the argmax
+    (a tie goes to news, as ``argmax`` gives the first kind)."""
+    proba = np.clip(np.asarray(proba, dtype=np.float64), _EPS, 1.0)
+    others = np.delete(proba, news_column, axis=1).max(axis=1)
+    return np.log(proba[:, news_column]) - np.log(others)
+
+
+def contiguous_news(scores: np.ndarray, penalty: float) -> np.ndarray:
+    """The keep (True) / drop sequence maximising ``sum(scores[kept]) - penalty * switches``
+    (Viterbi over two states; ties keep the model's own decision, and a block whose news
+    probability ties with another kind counts as news, as in the model's argmax)."""
+    n = len(scores)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    if penalty <= 0:
+        return scores >= 0
+    scores = np.where(scores == 0, 1e-9, scores)  # a tie is news: let the path say so too
+    # best[s]: best total of a path over blocks 0..i ending in state s (0 drop, 1 keep)
+    back = np.zeros((n, 2), dtype=np.int8)
+    best = np.array([0.0, scores[0]])
+    for i in range(1, n):
+        stay_drop, from_keep = best[0], best[1] - penalty
+        stay_keep, from_drop = best[1], best[0] - penalty
+        back[i, 0] = 0 if stay_drop >= from_keep else 1
+        back[i, 1] = 1 if stay_keep >= from_drop else 0
+        best = np.array([max(stay_drop, from_keep), max(stay_keep, from_drop) + scores[i]])
+    state = int(best[1] > best[0] or (best[1] == best[0] and scores[-1] >= 0))
+    path = np.zeros(n, dtype=bool)
+    for i in range(n - 1, -1, -1):
+        path[i] = bool(state)
+        state = int(back[i, state]) if i else state
+    return path
+
+
+def fallback_run(p_news: np.ndarray, chars: np.ndarray, floor: float) -> tuple[int, int] | None:
+    """The contiguous run ``[start, end)`` with the largest ``sum((p_news - floor) * chars)``,
+    or None when no run has a positive sum (Kadane's maximum subarray)."""
+    gains = (np.asarray(p_news, dtype=np.float64) - floor) * np.asarray(chars, dtype=np.float64)
+    best, best_run = 0.0, None
+    total, start = 0.0, 0
+    for i, gain in enumerate(gains):
+        if total <= 0:
+            total, start = 0.0, i
+        total += gain
+        if total > best:
+            best, best_run = total, (start, i + 1)
+    return best_run
+
+
+@dataclass(frozen=True)
+class PageDecision:
+    """One page's keep mask and what the page-level pass did to it."""
+
+    keep: np.ndarray
+    flipped_to_keep: int = 0
+    flipped_to_drop: int = 0
+    fell_back: bool = False
+
+
+def decide_page(
+    proba: np.ndarray,
+    chars: np.ndarray,
+    penalty: float,
+    min_chars: int,
+    floor: float,
+    news_column: int = 0,
+) -> PageDecision:
+    """Keep mask of one page's blocks (document order): the model's argmax, smoothed by
+    ``contiguous_news``, and ``fallback_run`` when what is kept is under ``min_chars``."""
+    scores = keep_scores(proba, news_column)
+    argmax = scores >= 0
+    keep = contiguous_news(scores, penalty)
+    fell_back = False
+    if min_chars > 0 and chars[keep].sum() < min_chars:
+        run = fallback_run(proba[:, news_column], chars, floor)
+        if run is not None and chars[run[0] : run[1]].sum() > chars[keep].sum():
+            keep = np.zeros(len(keep), dtype=bool)
+            keep[run[0] : run[1]] = True
+            fell_back = True
+    return PageDecision(
+        keep,
+        flipped_to_keep=int((keep & ~argmax).sum()),
+        flipped_to_drop=int((~keep & argmax).sum()),
+        fell_back=fell_back,
+    )
+
+
+def page_confidence(p_news: np.ndarray, keep: np.ndarray, chars: np.ndarray) -> float:
+    """How sure the page's decisions were: the character-weighted mean probability of each
+    block's own decision (p(news) where kept, 1 - p(news) where dropped). 1.0 for no text."""
+    chars = np.asarray(chars, dtype=np.float64)
+    if not len(chars) or chars.sum() <= 0:
+        return 1.0
+    sure = np.where(keep, p_news, 1.0 - np.asarray(p_news, dtype=np.float64))
+    return float((sure * chars).sum() / chars.sum())
