@@ -23,7 +23,9 @@ threads limited to one, so timings and memory do not leak between systems; model
 imports are timed apart from cleaning. The Spark section is the exception: it times the
 commands users run, end to end, each in its own process and not pinned (it measures
 parallelism). The report goes to ``reports/bench.md`` and
-``reports/bench.json`` and to an MLflow run in the ``newsclean-bench`` experiment.
+``reports/bench.json``, its speed–quality frontier (``figures.frontier_figure``) to
+``reports/speed_quality_frontier.png``, and all three to an MLflow run in the
+``newsclean-bench`` experiment.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 SPARK_ARTICLES = 3000  # articles in the Spark section's batch (`--spark-articles`)
 SPARK_MASTERS = ("local[1]", "local[2]")
 COMMAND_TIMEOUT = 3600  # seconds: a command of the Spark section that hangs is stopped
+FRONTIER_PNG = "speed_quality_frontier.png"
 
 
 @dataclass
@@ -707,10 +710,25 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2, default=str))
     (out_dir / "bench.md").write_text(markdown(report))
+    save_frontier(report, out_dir)
     if log_mlflow:
         report["mlflow_run_id"] = _log(config, report, out_dir)
         (out_dir / "bench.json").write_text(json.dumps(report, indent=2, default=str))
     return report
+
+
+def save_frontier(report: dict[str, Any], out_dir: Path) -> Path:
+    """The systems' pages/s against page F1 on HTML input (``figures.frontier_figure``), saved
+    as ``FRONTIER_PNG`` in ``out_dir``."""
+    import matplotlib.pyplot as plt
+
+    from newsclean.figures import frontier_figure
+
+    figure = frontier_figure(report["systems"], quality="f1_f1")
+    path = out_dir / FRONTIER_PNG
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
 
 
 def _quality(
@@ -1050,6 +1068,8 @@ def _log(config, report: dict[str, Any], out_dir: Path) -> str:
         )
         mlflow.log_artifact(str(out_dir / "bench.md"))
         mlflow.log_artifact(str(out_dir / "bench.json"))
+        if (out_dir / FRONTIER_PNG).exists():
+            mlflow.log_artifact(str(out_dir / FRONTIER_PNG))
     return run.info.run_id
 
 
