@@ -180,3 +180,33 @@ def test_evaluate_pages_scores_the_cleaner_and_every_peer_on_every_input():
     assert (ours["f1"] > 0.99).all()  # the body, nothing else, from HTML and from text
     assert (keep_all["f1"].to_numpy() < ours["f1"].to_numpy()).all()
     assert (keep_all["recall"] > 0.99).all()
+
+
+def test_per_page_scores_and_pages_lost_to_a_peer():
+    from types import SimpleNamespace
+
+    from newsclean.evaluation import losses_to_peer, score_pages, summarise_pages
+
+    class Nothing:
+        """Keeps nothing: every page is lost where the peer keeps the body."""
+
+        classes_ = np.array(["news", "teaser", "spam", "boilerplate"], dtype=object)
+
+        def predict_proba(self, frame):
+            return np.tile([0.0, 0.0, 0.0, 1.0], (len(frame), 1))
+
+    from newsclean.cleaning import Cleaner
+    from newsclean.evaluation import keep_everything
+
+    pages = [
+        SimpleNamespace(corpus="wcxb", doc_id=d, html=PAGE_HTML, gold=PAGE_GOLD, page_type=t)
+        for d, t in (("a", "article"), ("b", "forum"))
+    ]
+    scores = score_pages(Cleaner(Nothing()), pages, ["html"], {"keep-all": keep_everything})
+    assert len(scores) == 4 and set(scores["page_type"]) == {"article", "forum"}
+    by_type = summarise_pages(scores, by="page_type")
+    assert set(by_type["page_type"]) == {"article", "forum", "all"}
+    assert (by_type[by_type["system"] == "newsclean"]["f1"] == 0).all()
+    lost = losses_to_peer(scores, peer="keep-all", peer_above=0.5)
+    assert sorted(lost["doc_id"]) == ["a", "b"]
+    assert losses_to_peer(scores, peer="keep-all", peer_above=0.99).empty

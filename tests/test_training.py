@@ -188,13 +188,25 @@ def test_news_thresholds_are_logged_per_page_corpus_on_the_best_run(tmp_config):
 
 
 @pytest.mark.slow
-def test_leave_one_corpus_out_scores_html_rows_and_text_views_apart(tmp_path):
-    """The sample's pages posed as two page corpora, each page with a text view."""
+def test_leave_one_corpus_out_cleans_each_held_out_corpus_through_the_cleaner(tmp_path):
+    """The sample's documents posed as pages of two page corpora (HTML rows and a text view
+    each): each corpus is cleaned, as HTML and as text, by a model trained without it."""
+    from html import escape
+    from types import SimpleNamespace
+
     from newsclean.dataset import build
     from newsclean.textviews import view_doc_id
-    from newsclean.training import _leave_one_corpus_out
+    from newsclean.training import LOCO_SYSTEM, _leave_one_corpus_out
 
-    config = _sample_config(tmp_path)
+    config = load_config(
+        overrides=[
+            *config_overrides(tmp_path),
+            "model.sgd_alpha=0.001",
+            "model.stack_folds=2",
+            "model.loco_stack_iterations=10",
+        ],
+        environ={},
+    )
     frame, _ = build(config)
     documents = sorted(frame["doc_id"].unique())
     corpus = {d: ("wcxb" if i % 2 else "dragnet") for i, d in enumerate(documents)}
@@ -208,11 +220,26 @@ def test_leave_one_corpus_out_scores_html_rows_and_text_views_apart(tmp_path):
         link_density=float("nan"),
     )
     rows = pd.concat([html, text], ignore_index=True)
+    pages = []
+    for doc_id in documents[:6]:
+        part = html[html["doc_id"] == doc_id].sort_values("position")
+        body = "".join(f"<p>{escape(t)}</p>" for t in part["text"])
+        gold = "\n".join(part.loc[part["kind"] == "news", "text"])
+        page = f"<html><body>{body}</body></html>".encode()
+        pages.append(SimpleNamespace(corpus=corpus[doc_id], doc_id=doc_id, html=page, gold=gold))
     tracking.configure(config)
     tracking.experiment(config, config.tracking.kind_experiment)
     with mlflow.start_run():
-        table = _leave_one_corpus_out(rows, config, "digest", "card")
+        table, per_page = _leave_one_corpus_out(
+            rows, pages, pd.DataFrame(), config, "digest", "card"
+        )
     assert set(table["held_out"]) == {"wcxb", "dragnet"}
-    for record in table.to_dict("records"):
-        assert record["rows"] == record["rows_text"] > 0
-        assert 0 <= record["news_f1"] <= 1 and 0 <= record["news_f1_text"] <= 1
+    assert set(table["input"]) == {"html", "text:blocks", "text:html-text"}
+    assert set(table["system"]) == {LOCO_SYSTEM}
+    assert table["f1"].between(0, 1).all()
+    assert len(per_page) == 3 * len(pages)
+    (run,) = mlflow.search_runs(
+        filter_string="tags.mlflow.runName = 'leave-one-corpus-out (champion design, page level)'",
+        output_format="list",
+    )
+    assert {"loco_page_f1_wcxb", "loco_page_f1_text_blocks_dragnet"} <= set(run.data.metrics)

@@ -183,17 +183,21 @@ def page_shingle_scores(predicted: str, gold: str) -> tuple[float, float]:
     return precision, recall
 
 
+def f1_of(precision: float, recall: float) -> float:
+    """F1 of a precision and a recall (0 when both are 0)."""
+    return float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0
+
+
 def page_f1(pairs: list[tuple[str, str]]) -> dict[str, float]:
     """Precision and recall averaged over pages, F1 from the two averages."""
     if not pairs:
         return {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "pages": 0}
     scores = np.array([page_shingle_scores(p, g) for p, g in pairs])
     precision, recall = scores.mean(axis=0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "precision": float(precision),
         "recall": float(recall),
-        "f1": float(f1),
+        "f1": float(f1_of(precision, recall)),
         "pages": len(pairs),
     }
 
@@ -298,25 +302,28 @@ def page_metric_name(input_name: str, corpus: str) -> str:
     return metric_name(f"{prefix}_{corpus}")
 
 
-def evaluate_pages(
+def score_pages(
     cleaner, pages: Sequence, inputs: Sequence[str] | None = None, peers: dict | None = None
 ) -> pd.DataFrame:
-    """Page shingle F1 per (system, input, corpus) and overall (``corpus == "all"``), newsclean
+    """Per-page shingle precision and recall, one row per (system, input, page): newsclean
     through ``cleaner`` (a ``cleaning.Cleaner``, as users run it) and every peer on the same
-    input. ``pages`` are ``sources.pages.PageCase``-like (``corpus``, ``html``, ``gold``)."""
+    input. ``pages`` are ``sources.pages.PageCase``-like (``corpus``, ``doc_id``, ``html``,
+    ``gold``; ``page_type`` and ``language`` when they have them). Each row also has the
+    characters kept and, for newsclean, the page's ``confidence``. Seconds per (system,
+    input) are in ``attrs["seconds"]``."""
     import time
 
     from newsclean.inputs import InputError, to_article
 
     inputs = tuple(inputs or page_input_names())
     peers = PEERS if peers is None else peers
-    rows = []
+    rows, seconds = [], {}
     for name in inputs:
         prepared = [page_inputs(p.html, [name])[name] for p in pages]
         outputs: dict[str, list[str]] = {}
-        seconds: dict[str, float] = {}
         started = time.perf_counter()
         texts = [""] * len(prepared)  # a page with no text keeps nothing
+        confidence = [float("nan")] * len(prepared)
         articles, owners = [], []
         for page_number, (record, _) in enumerate(prepared):
             try:
@@ -328,28 +335,84 @@ def evaluate_pages(
             batch = cleaner.clean_many(articles[start : start + PAGES_PER_BATCH])
             for owner, cleaned in zip(owners[start : start + PAGES_PER_BATCH], batch, strict=True):
                 texts[owner] = cleaned.text
+                confidence[owner] = cleaned.confidence
         outputs["newsclean"] = texts
-        seconds["newsclean"] = time.perf_counter() - started
+        seconds[("newsclean", name)] = time.perf_counter() - started
         for system, extract in peers.items():
             started = time.perf_counter()
             outputs[system] = [extract(peer_bytes) for _, peer_bytes in prepared]
-            seconds[system] = time.perf_counter() - started
+            seconds[(system, name)] = time.perf_counter() - started
         for system, texts in outputs.items():
-            pairs_by_corpus: dict[str, list[tuple[str, str]]] = {}
-            for text, page in zip(texts, pages, strict=True):
-                pairs_by_corpus.setdefault(page.corpus, []).append((text, page.gold))
-            for corpus, pairs in pairs_by_corpus.items():
-                rows.append({"system": system, "input": name, "corpus": corpus, **page_f1(pairs)})
-            rows.append(
-                {
-                    "system": system,
-                    "input": name,
-                    "corpus": "all",
-                    **page_f1([(t, p.gold) for t, p in zip(texts, pages, strict=True)]),
-                    "pages_per_s": len(pages) / max(seconds[system], 1e-9),
-                }
-            )
+            for number, (text, page) in enumerate(zip(texts, pages, strict=True)):
+                precision, recall = page_shingle_scores(text, page.gold)
+                rows.append(
+                    {
+                        "system": system,
+                        "input": name,
+                        "corpus": page.corpus,
+                        "doc_id": getattr(page, "doc_id", str(number)),
+                        "page_type": getattr(page, "page_type", ""),
+                        "language": getattr(page, "language", ""),
+                        "precision": precision,
+                        "recall": recall,
+                        "kept_chars": len(text),
+                        "confidence": confidence[number] if system == "newsclean" else np.nan,
+                    }
+                )
+    table = pd.DataFrame(rows)
+    table.attrs["seconds"] = seconds
+    return table
+
+
+def summarise_pages(scores: pd.DataFrame, by: str = "corpus") -> pd.DataFrame:
+    """Page F1 (from the mean precision and recall, as ``page_f1``) per (system, input, ``by``)
+    and overall (``by == "all"``), with pages/s where ``scores.attrs`` has the seconds."""
+    if scores.empty:
+        return pd.DataFrame(columns=["system", "input", by, "precision", "recall", "f1", "pages"])
+    seconds = scores.attrs.get("seconds", {})
+    rows = []
+    for (system, name), part in scores.groupby(["system", "input"], sort=False):
+        groups = [*part.groupby(by, sort=False), ("all", part)]
+        for value, group in groups:
+            precision, recall = group["precision"].mean(), group["recall"].mean()
+            row = {
+                "system": system,
+                "input": name,
+                by: value,
+                "precision": float(precision),
+                "recall": float(recall),
+                "f1": float(f1_of(precision, recall)),
+                "pages": len(group),
+            }
+            if value == "all" and (system, name) in seconds:
+                row["pages_per_s"] = len(group) / max(seconds[(system, name)], 1e-9)
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def evaluate_pages(
+    cleaner, pages: Sequence, inputs: Sequence[str] | None = None, peers: dict | None = None
+) -> pd.DataFrame:
+    """Page shingle F1 per (system, input, corpus) and overall (``corpus == "all"``): the
+    summary of ``score_pages``."""
+    return summarise_pages(score_pages(cleaner, pages, inputs, peers))
+
+
+def losses_to_peer(
+    scores: pd.DataFrame, peer: str = "trafilatura", below: float = 0.5, peer_above: float = 0.8
+) -> pd.DataFrame:
+    """Pages where newsclean's F1 is under ``below`` while ``peer`` is over ``peer_above``, on
+    the same input: the pages a user would switch extractors for."""
+    if scores.empty:
+        return pd.DataFrame()
+    pairs = zip(scores["precision"], scores["recall"], strict=True)
+    f1 = scores.assign(f1=[f1_of(p, r) for p, r in pairs])
+    keys = ["input", "corpus", "doc_id"]
+    ours = f1[f1["system"] == "newsclean"].set_index(keys)["f1"]
+    theirs = f1[f1["system"] == peer].set_index(keys)["f1"]
+    both = pd.DataFrame({"newsclean": ours, peer: theirs}).dropna()
+    lost = both[(both["newsclean"] < below) & (both[peer] > peer_above)]
+    return lost.reset_index().round(4)
 
 
 def page_table_figure(table: pd.DataFrame, title: str):

@@ -385,10 +385,12 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         best_model = fitted[best["run_name"]]
 
         thresholds = _news_thresholds(best, validation)
-        page_table = _page_level(
-            best, best_model, test, config, parent.info.run_id, digest, card_summary
+        pages = test_pages(test, config)
+        page_table, page_scores = _page_level(
+            best, best_model, pages, config, parent.info.run_id, digest, card_summary
         )
-        loco = _leave_one_corpus_out(rows, config, digest, card_summary)
+        wcxb_types = _wcxb_page_types(best_model, config, digest, card_summary)
+        loco, _ = _leave_one_corpus_out(rows, pages, page_scores, config, digest, card_summary)
 
         promoted, reason = tracking.promote(
             TASKS["kind"].registered_model,
@@ -417,6 +419,7 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         **summary_row,
         "page_table": page_table,
         "loco": loco,
+        "wcxb_page_types": wcxb_types,
         "thresholds": thresholds,
         "all_runs": all_runs,
     }
@@ -580,7 +583,7 @@ def _kind_run(
         metrics.update(kind_metrics(test, test_proba, "test"))
         metrics["val_selection_score"] = (metrics["val_macro_f1"] + metrics["val_news_f1"]) / 2
         mlflow.log_metrics(metrics)
-        _log_kind_artifacts(run_name, test, test_proba)
+        _log_kind_artifacts(run_name, test, test_proba, validation, val_proba)
         model_uri = None
         if role == "candidate":
             example = validation[MODEL_COLUMNS].head(5).reset_index(drop=True)
@@ -609,8 +612,23 @@ def _kind_run(
     }
 
 
-def _log_kind_artifacts(run_name: str, test: pd.DataFrame, proba: np.ndarray) -> None:
+def _log_kind_artifacts(
+    run_name: str,
+    test: pd.DataFrame,
+    proba: np.ndarray,
+    validation: pd.DataFrame,
+    val_proba: np.ndarray,
+) -> None:
     import mlflow
+
+    from newsclean.figures import confusion_matrix_figure
+
+    val_predicted = np.array(KINDS, dtype=object)[val_proba.argmax(axis=1)]
+    if validation["kind"].notna().any():
+        figure = confusion_matrix_figure(
+            validation["kind"], val_predicted, KINDS, f"kind: {run_name} (validation, by row)"
+        )
+        log_figure(figure, "confusion_matrix_validation_normalised.png")
 
     predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
     known = test["kind"].notna().to_numpy()
@@ -639,9 +657,11 @@ def _news_thresholds(best: dict, validation: pd.DataFrame) -> pd.DataFrame:
     """The best candidate's news F1 per page corpus on validation, as it decides and at the
     corpus's own best p(news) threshold (``evaluation.news_threshold_sweep``), logged on its
     run: how far apart the corpora's boundaries are, and the most its ranking can give each."""
+    import matplotlib.pyplot as plt
     import mlflow
 
     from newsclean.evaluation import news_threshold_sweep
+    from newsclean.figures import news_curves_figure
 
     pages = validation["source"].isin(PAGE_CORPORA).to_numpy()
     proba = best["val_proba"][pages]
@@ -653,6 +673,10 @@ def _news_thresholds(best: dict, validation: pd.DataFrame) -> pd.DataFrame:
         validation["source"].to_numpy(dtype=object)[pages],
     )
     client = mlflow.MlflowClient()
+    if "kind" in validation:
+        figure = news_curves_figure(validation[pages], proba[:, news])
+        client.log_figure(best["run_id"], figure, "news_curves_validation.png")
+        plt.close(figure)
     for row in table.itertuples():
         name = metric_name(row.group)
         client.log_metric(best["run_id"], f"val_best_news_threshold_{name}", row.best_threshold)
@@ -686,26 +710,38 @@ def test_pages(test: pd.DataFrame, config: Config) -> list:
 def _page_level(
     best: dict,
     model,
-    test: pd.DataFrame,
+    pages: list,
     config: Config,
     parent_id: str,
     digest: str,
     card_summary: str,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Shingle F1 of each test page cleaned by the best kind model through the ``Cleaner``
-    users run, for HTML input and each text rendering, beside the peers on the same input."""
+    users run, for HTML input and each text rendering, beside the peers on the same input.
+    Returns the summary per corpus and the per-page scores (the leave-one-corpus-out table
+    reuses the peers' scores of the same pages)."""
     import mlflow
 
     from newsclean.cleaning import Cleaner
-    from newsclean.evaluation import PEERS, evaluate_pages, page_metric_name
+    from newsclean.evaluation import (
+        PEERS,
+        losses_to_peer,
+        page_metric_name,
+        score_pages,
+        summarise_pages,
+    )
 
-    pages = test_pages(test, config)
     if not pages:
-        return pd.DataFrame()
-    table = evaluate_pages(Cleaner(model), pages).round(4)
+        return pd.DataFrame(), pd.DataFrame()
+    scores = score_pages(Cleaner(model), pages)
+    table = summarise_pages(scores).round(4)
     client = mlflow.MlflowClient()
     for row in table[table["system"] == "newsclean"].itertuples():
         client.log_metric(best["run_id"], page_metric_name(row.input, row.corpus), row.f1)
+    lost = losses_to_peer(scores)
+    client.log_metric(best["run_id"], "test_pages_lost_to_trafilatura", len(lost))
+    if not lost.empty:
+        client.log_table(best["run_id"], lost, "pages_lost_to_trafilatura.json")
     for system in PEERS:
         with tracking.tagged_run(
             f"{system} (page)", digest, card_summary, "peer", "kind", nested=True
@@ -718,60 +754,188 @@ def _page_level(
                     for i, c, f in zip(part["input"], part["corpus"], part["f1"], strict=True)
                 }
             )
-    return table
+    return table, scores
+
+
+# Corpora held out one at a time. readability-testpages is scored on all its pages (the
+# held-out model saw none of them); it holds the few non-English pages of the corpora.
+LOCO_CORPORA = ("l3s-gn1", "dragnet", "cleaneval", "wcxb", "readability-testpages")
+LOCO_ALL_PAGES = ("readability-testpages",)
+CHAMPION_SYSTEM = "newsclean"
+LOCO_SYSTEM = "newsclean (held out)"
+
+
+def loco_model(config: Config):
+    """The champion's design, refit cheaper for the leave-one-corpus-out table: the hier-SGD
+    base without char n-grams and the full second pass (every ``STACK_VIEWS``) with
+    ``loco_stack_iterations`` boosting rounds, on at most ``loco_max_train_rows`` rows; the
+    kind weights are then tuned on validation rows of the other corpora."""
+    from newsclean.features import kind_features
+    from newsclean.models import HierarchicalKind, NeighbourStack, linear_classifier
+
+    m, seed = config.model, config.data.seed
+    base = HierarchicalKind(
+        kind_features(m, chars=False), linear_classifier(m, seed), linear_classifier(m, seed)
+    )
+    return NeighbourStack(
+        base,
+        folds=m.stack_folds,
+        seed=seed,
+        max_iter=m.loco_stack_iterations,
+        learning_rate=m.stack_learning_rate,
+        max_leaf_nodes=m.stack_leaf_nodes,
+        **{view: True for view in STACK_VIEWS},
+    )
+
+
+def _loco_pages(corpus: str, rows: pd.DataFrame, pages: list, config: Config) -> list:
+    from newsclean.sources.pages import load_page
+
+    if corpus not in LOCO_ALL_PAGES:
+        return [p for p in pages if p.corpus == corpus]
+    doc_ids = sorted(rows.loc[html_rows(rows) & (rows["source"] == corpus), "doc_id"].unique())
+    loaded = (load_page(corpus, d, config.paths.corpora_dir) for d in doc_ids)
+    return [p for p in loaded if p is not None]
 
 
 def _leave_one_corpus_out(
-    rows: pd.DataFrame, config: Config, digest: str, card_summary: str
-) -> pd.DataFrame:
-    """Train without one page corpus, test on its test pages: generalisation to new sites."""
+    rows: pd.DataFrame,
+    pages: list,
+    page_scores: pd.DataFrame,
+    config: Config,
+    digest: str,
+    card_summary: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generalisation to sites the model has never seen: for each page corpus, refit the
+    champion's design without it (``loco_model``) and clean its pages through the
+    ``Cleaner``, HTML and every text rendering, beside the peers and the champion (which
+    saw the corpus) on the same pages. Returns the table per (held-out corpus, input,
+    system) and the per-page scores of the held-out models."""
     import mlflow
 
-    from newsclean.features import kind_features
-    from newsclean.models import HierarchicalKind, linear_classifier
+    from newsclean.cleaning import Cleaner
+    from newsclean.evaluation import PEERS, page_metric_name, score_pages, summarise_pages
+    from newsclean.models import ReweightedKind
 
     m, seed = config.model, config.data.seed
-    results = []
-    train_all_rows = rows[rows["split"] == "train"]
-    for corpus in PAGE_CORPORA:
-        held_out = rows[(rows["source"] == corpus) & (rows["split"] == "test")]
-        if held_out.empty:
+    train_rows = rows[rows["split"] == "train"]
+    validation = rows[rows["split"] == "validation"]
+    tables, held_out_scores = [], []
+    for corpus in LOCO_CORPORA:
+        corpus_pages = _loco_pages(corpus, rows, pages, config)
+        if not corpus_pages:
             continue
-        train = _cap(
-            train_all_rows[train_all_rows["source"] != corpus], m.loco_max_train_rows, seed
+        started = time.perf_counter()
+        train = _cap(train_rows[train_rows["source"] != corpus], m.loco_max_train_rows, seed)
+        stack = loco_model(config)
+        stack.fit(train[KIND_COLUMNS], train["kind"].fillna("unknown").to_numpy(dtype=object))
+        others = validation[validation["source"] != corpus]
+        weights = tune_kind_weights(others, stack.predict_proba(others[KIND_COLUMNS]))
+        model = ReweightedKind(stack).use_fitted(weights)
+        all_pages = corpus in LOCO_ALL_PAGES
+        scores = score_pages(Cleaner(model), corpus_pages, peers=PEERS if all_pages else {})
+        scores["system"] = scores["system"].replace({"newsclean": LOCO_SYSTEM})
+        held_out_scores.append(scores)
+        if not all_pages and not page_scores.empty:  # the page-level table's pages: its
+            # peers and the champion on the same pages
+            scores = pd.concat([scores, page_scores[page_scores["corpus"] == corpus]])
+        tables.append(summarise_pages(scores).query("corpus != 'all'"))
+        print(
+            f"  leave-one-corpus-out {corpus}: {len(corpus_pages)} pages, "
+            f"{time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
         )
-        model = HierarchicalKind(
-            kind_features(m, chars=False), linear_classifier(m, seed), linear_classifier(m, seed)
+    if not tables:
+        return pd.DataFrame(), pd.DataFrame()
+    table = pd.concat(tables, ignore_index=True).round(4)
+    table = table.rename(columns={"corpus": "held_out"})
+    per_page = pd.concat(held_out_scores, ignore_index=True)
+    with tracking.tagged_run(
+        "leave-one-corpus-out (champion design, page level)",
+        digest,
+        card_summary,
+        "analysis",
+        "kind",
+        nested=True,
+    ):
+        mlflow.log_params(
+            {
+                "model": "stack_hgb + val-weights",
+                "base": "hierarchical_sgd, word+dense+context+html (no char n-grams)",
+                "stack_views": "+".join(STACK_VIEWS),
+                "stack_iterations": m.loco_stack_iterations,
+                "max_train_rows": m.loco_max_train_rows,
+                "pages": "test pages of each corpus (page_eval_max_pages); readability: all",
+            }
         )
-        model.fit(train[KIND_COLUMNS], train["kind"].fillna("unknown").to_numpy(dtype=object))
-        # HTML rows (comparable with runs before the text views) and text-view rows apart.
-        html = html_rows(held_out)
-        row = {"held_out": corpus}
-        for name, part in (("", held_out[html]), ("_text", held_out[~html])):
-            if part.empty:
-                continue
-            metrics = kind_metrics(part, model.predict_proba(part[KIND_COLUMNS]), "loco")
-            row[f"rows{name}"] = len(part)
-            row[f"news_f1{name}"] = metrics["loco_news_f1"]
-            row[f"macro_f1{name}"] = metrics["loco_macro_f1"]
-        results.append(row)
-    table = pd.DataFrame(results).round(4)
-    if not table.empty:
-        with tracking.tagged_run(
-            "leave-one-corpus-out (hier-sgd, no char)",
-            digest,
-            card_summary,
-            "analysis",
-            "kind",
-            nested=True,
-        ):
-            mlflow.log_params({"model": "hierarchical_sgd", "features": "word+dense+html"})
-            for record in table.to_dict("records"):
-                for name in ("", "_text"):
-                    if pd.notna(record.get(f"news_f1{name}")):
-                        key = f"loco_news_f1{name}_{metric_name(record['held_out'])}"
-                        mlflow.log_metric(key, record[f"news_f1{name}"])
-            mlflow.log_table(table, "leave_one_corpus_out.json")
+        metrics = {}
+        for record in table.itertuples():
+            prefix = {LOCO_SYSTEM: "loco_", CHAMPION_SYSTEM: "loco_champion_"}.get(
+                record.system, f"loco_{metric_name(record.system)}_"
+            )
+            metrics[prefix + page_metric_name(record.input, record.held_out)] = record.f1
+        mlflow.log_metrics(metrics)
+        mlflow.log_table(table, "leave_one_corpus_out.json")
+        languages = summarise_pages(
+            per_page[per_page["corpus"].isin(LOCO_ALL_PAGES)], by="language"
+        ).round(4)
+        if not languages.empty:
+            mlflow.log_table(languages, "leave_one_corpus_out_by_language.json")
+        figure = page_table_figure(
+            table.rename(columns={"held_out": "corpus"}),
+            "Leave-one-corpus-out page F1: each corpus cleaned by a model trained without it",
+        )
+        log_figure(figure, "leave_one_corpus_out.png")
+    return table, per_page
+
+
+def article_signal_auc(scores: pd.DataFrame) -> dict[str, float]:
+    """How well newsclean's page-level outputs tell article pages from the rest (ROC AUC on
+    WCXB's page types): its ``confidence`` and the characters it kept."""
+    from sklearn.metrics import roc_auc_score
+
+    is_article = (scores["page_type"] == "article").to_numpy()
+    if is_article.all() or not is_article.any():
+        return {}
+    return {
+        "confidence": float(roc_auc_score(is_article, scores["confidence"].fillna(0))),
+        "kept_chars": float(roc_auc_score(is_article, scores["kept_chars"])),
+    }
+
+
+def _wcxb_page_types(model, config: Config, digest: str, card_summary: str) -> pd.DataFrame:
+    """Page F1 per WCXB page type (article, forum, product, listing, ...) on every WCXB test
+    page, HTML input, newsclean and the peers: how it does on today's pages that are not
+    news articles (the dataset holds only WCXB's articles)."""
+    import mlflow
+
+    from newsclean.cleaning import Cleaner
+    from newsclean.evaluation import score_pages, summarise_pages
+    from newsclean.sources.pages import wcxb_test_pages
+
+    corpora_dir = config.paths.corpora_dir
+    pages = wcxb_test_pages(corpora_dir) if corpora_dir is not None else []
+    if not pages:
+        return pd.DataFrame()
+    scores = score_pages(Cleaner(model), pages, inputs=("html",))
+    table = summarise_pages(scores, by="page_type").round(4)
+    signal = article_signal_auc(scores[scores["system"] == "newsclean"])
+    with tracking.tagged_run(
+        "wcxb by page type (page level)", digest, card_summary, "analysis", "kind", nested=True
+    ):
+        mlflow.log_params({"pages": len(pages), "input": "html"})
+        mlflow.log_metrics(
+            {
+                f"wcxb_page_f1_{metric_name(r.page_type)}_{metric_name(r.system)}": r.f1
+                for r in table.itertuples()
+            }
+        )
+        mlflow.log_metrics({f"wcxb_article_auc_{k}": v for k, v in signal.items()})
+        mlflow.log_table(table, "wcxb_by_page_type.json")
+        figure = page_table_figure(
+            table.rename(columns={"page_type": "corpus"}), "WCXB test pages by page type (HTML)"
+        )
+        log_figure(figure, "wcxb_by_page_type.png")
     return table
 
 

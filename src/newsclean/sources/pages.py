@@ -380,6 +380,30 @@ class PageCase:
     doc_id: str
     html: bytes
     gold: str
+    # WCXB's page type (article, forum, product, ...); "" where the corpus has none.
+    page_type: str = ""
+
+    @property
+    def language(self) -> str:
+        """The language the page declares (``declared_language``)."""
+        return declared_language(self.html)
+
+
+_HTML_LANG_RE = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
+_META_LANG_RE = re.compile(
+    rb"<meta[^>]+http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*content\s*=\s*[\"']?"
+    rb"([A-Za-z]{2,3})",
+    re.IGNORECASE,
+)
+
+
+def declared_language(html_bytes: bytes) -> str:
+    """The page's own ``<html lang>`` (or Content-Language meta) as a lower-case 2-3 letter
+    code, "" when it declares none: how the evaluation groups pages by language without a
+    language detector (pages that declare a wrong language are counted under it)."""
+    head = html_bytes[:20_000]
+    match = _HTML_LANG_RE.search(head) or _META_LANG_RE.search(head)
+    return match.group(1).decode("ascii").lower() if match else ""
 
 
 def _l3s_gold(annotated: bytes) -> str:
@@ -396,6 +420,7 @@ def _l3s_gold(annotated: bytes) -> str:
 def load_page(corpus: str, doc_id: str, corpora_dir: Path) -> PageCase | None:
     """The raw HTML and gold text of one page of a page corpus, or None when missing."""
     root = corpora_dir / corpus
+    page_type = ""
     try:
         if corpus == "l3s-gn1":
             html_bytes = read_bytes(root / "original" / f"{doc_id}.html.gz")
@@ -426,6 +451,7 @@ def load_page(corpus: str, doc_id: str, corpora_dir: Path) -> PageCase | None:
                 decode_bytes(read_bytes(root / folder / "ground-truth" / f"{doc_id}.json.gz"))[0]
             )
             gold = record["ground_truth"].get("main_content") or ""
+            page_type = record.get("_internal", {}).get("page_type", {}).get("primary") or ""
         elif corpus == "readability-testpages":
             html_bytes = read_bytes(root / doc_id / "source.html.gz")
             expected = parse_html(read_bytes(root / doc_id / "expected.html.gz"))
@@ -438,4 +464,13 @@ def load_page(corpus: str, doc_id: str, corpora_dir: Path) -> PageCase | None:
             raise ValueError(f"{corpus} is not a page corpus")
     except (OSError, KeyError, json.JSONDecodeError):
         return None
-    return PageCase(corpus, doc_id, html_bytes, gold)
+    return PageCase(corpus, doc_id, html_bytes, gold, page_type)
+
+
+def wcxb_test_pages(corpora_dir: Path) -> list[PageCase]:
+    """Every WCXB test page with a non-empty gold text, of every page type (the dataset holds
+    only the articles): how newsclean does on today's pages that are not news articles."""
+    folder = corpora_dir / "wcxb" / "test" / "html"
+    stems = sorted(p.name.split(".")[0] for p in folder.glob("*.html*")) if folder.is_dir() else []
+    pages = [load_page("wcxb", stem, corpora_dir) for stem in stems]
+    return [p for p in pages if p is not None and p.gold.strip()]
