@@ -239,6 +239,8 @@ def clean_raw_articles(cleaner: Cleaner, raws: list, keep=None) -> list[dict]:
                     "id": raw.id,
                     "path": raw.path,
                     "text": "",
+                    "confidence": None,
+                    "fell_back": False,
                     "paragraphs": [],
                     "error": error.message,
                 }
@@ -438,6 +440,7 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
             )
             (out / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
             mlflow.log_artifacts(tmp, artifact_path="reports")
+        _log_junk_grid_figure(grid, rule_settings)
         model_uri = log_cleaner(config, kind_uri, topic_uri, settings, stripper=stripper)
         val_clean_f1 = _validation_clean_f1(cleaner, validation)
         mlflow.log_metric(CHAMPION_METRIC, val_clean_f1)
@@ -486,6 +489,25 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
         CHAMPION_METRIC: val_clean_f1,
         **{k: v for k, v in metrics.items() if k.startswith(("test_", "val_", "page_"))},
     }
+
+
+def _log_junk_grid_figure(grid: pd.DataFrame, settings: CleanerSettings) -> None:
+    """The glued-junk threshold grid on validation as a heatmap (strip F1 per strip x glued
+    threshold, the chosen segment mode), the chosen cell outlined."""
+    from newsclean.evaluation import log_figure
+    from newsclean.figures import threshold_grid_figure
+
+    if grid.empty:
+        return
+    chosen = (grid["segment_mode"] == settings.segment_mode) & (
+        grid["segment_html"] == settings.segment_html
+    )
+    if not chosen.any():
+        return
+    figure = threshold_grid_figure(
+        grid[chosen], mark=(settings.strip_threshold, settings.glued_threshold)
+    )
+    log_figure(figure, "junk_threshold_grid_validation.png")
 
 
 def _validation_clean_f1(cleaner: Cleaner, validation) -> float:
