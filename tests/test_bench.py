@@ -94,7 +94,7 @@ def test_tiny_bench_writes_the_report_and_logs_it(cleaner_store, tmp_path):
             assert f"{system}_page_f1_text_{rendering}_fixtures" in run.data.metrics
             assert f"{system}_page_f1_text_{rendering}_all" in run.data.metrics
     experiment = mlflow.get_experiment(run.info.experiment_id)
-    assert experiment.name == bench.BENCH_EXPERIMENT
+    assert experiment.name == cleaner_store.config.tracking.bench_experiment
 
 
 @pytest.mark.spark

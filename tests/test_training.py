@@ -77,6 +77,33 @@ def test_parent_run_logs_seed_versions_and_threads(trained):
 
 
 @pytest.mark.slow
+def test_candidates_log_their_splits_and_their_metrics_on_the_logged_model(trained):
+    """MLflow as its users read it: each candidate run names the rows it was fitted, chosen and
+    scored on (dataset inputs with their context), and its LoggedModel carries its metrics."""
+    config, _ = trained
+    tracking.configure(config)
+    experiment = mlflow.get_experiment_by_name(config.tracking.kind_experiment)
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    candidates = [r for r in runs if r.data.tags.get("role") == "candidate"]
+    assert candidates
+    for run in candidates:
+        contexts = {
+            tag.value
+            for entry in run.inputs.dataset_inputs
+            for tag in entry.tags
+            if tag.key == "mlflow.data.context"
+        }
+        assert contexts == {"train", "validation", "test"}, run.info.run_name
+    models = mlflow.search_logged_models(
+        experiment_ids=[experiment.experiment_id], output_format="list"
+    )
+    assert len(models) == len(candidates)
+    for model in models:
+        names = {m.key for m in model.metrics or []}
+        assert {"val_selection_score", "val_macro_f1", "test_news_f1"} <= names
+
+
+@pytest.mark.slow
 def test_kind_parent_and_child_runs_are_logged(trained):
     config, results = trained
     tracking.configure(config)

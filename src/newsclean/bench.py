@@ -25,7 +25,7 @@ commands users run, end to end, each in its own process and not pinned (it measu
 parallelism). The report goes to ``reports/bench.md`` and
 ``reports/bench.json``, its speed–quality frontier (``figures.frontier_figure``) to
 ``reports/speed_quality_frontier.png``, and all three to an MLflow run in the
-``newsclean-bench`` experiment.
+experiment ``tracking.bench_experiment`` (``newsclean-bench``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-BENCH_EXPERIMENT = "newsclean-bench"
 SCALES = (1, 2, 4, 8)
 SCALE_BASE_PAGES = 100
 CHUNK_PAGES = 16
@@ -1028,7 +1027,7 @@ def _log(config, report: dict[str, Any], out_dir: Path) -> str:
     from newsclean.evaluation import page_metric_name
 
     tracking.configure(config)
-    tracking.experiment(config, BENCH_EXPERIMENT)
+    tracking.experiment(config, config.tracking.bench_experiment)
     with mlflow.start_run(run_name=f"bench-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({"git_commit": tracking.git_commit(), "role": "bench"})
         mlflow.log_params(

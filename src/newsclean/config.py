@@ -46,9 +46,15 @@ class TrackingConfig:
     artifact_root: Path = PROJECT_ROOT / "mlruns"
     kind_experiment: str = "newsclean-kind"
     topic_experiment: str = "newsclean-topic"
+    cleaner_experiment: str = "newsclean-cleaner"
+    bench_experiment: str = "newsclean-bench"
     # The champion rule (tracking.promote): "auto" moves the alias to a model that beats the
     # champion on the same validation data; "never" only registers; "force" always moves it.
     promote: str = "auto"
+
+    def training_experiments(self) -> list[str]:
+        """The experiments ``make train`` writes to, in the order it writes them."""
+        return [self.kind_experiment, self.topic_experiment, self.cleaner_experiment]
 
 
 @dataclass

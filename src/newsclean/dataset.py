@@ -279,7 +279,7 @@ def save(frame: pd.DataFrame, processed_dir: Path, digest: str) -> None:
     disable_progress_bar()
 
     processed_dir.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(processed_dir / "paragraphs.parquet", index=False)
+    frame.to_parquet(paragraphs_path(processed_dir), index=False)
     splits = {}
     for split in SPLITS:
         part = frame[frame["split"] == split].reset_index(drop=True)
@@ -288,9 +288,14 @@ def save(frame: pd.DataFrame, processed_dir: Path, digest: str) -> None:
     (processed_dir / "DIGEST").write_text(digest + "\n")
 
 
+def paragraphs_path(processed_dir: Path) -> Path:
+    """Where the paragraphs table is saved (the source MLflow's dataset inputs name)."""
+    return Path(processed_dir) / "paragraphs.parquet"
+
+
 def load(processed_dir: Path) -> pd.DataFrame:
     """The saved dataset as a DataFrame; a clear error when ``make data`` has not run."""
-    path = processed_dir / "paragraphs.parquet"
+    path = paragraphs_path(processed_dir)
     if not path.exists():
         raise FileNotFoundError(f"no dataset at {path}; run `make data` first")
     return pd.read_parquet(path)

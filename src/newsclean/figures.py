@@ -158,7 +158,8 @@ def news_curves_figure(frame: pd.DataFrame, p_news: Sequence[float], by: str = "
         axis.set_xlim(0, 1)
         axis.set_ylim(0, 1.02)
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7, loc="lower left" if axis is pr_axis else "best")
+        if axis.get_legend_handles_labels()[0]:  # nothing drawn: no empty legend
+            axis.legend(fontsize=7, loc="lower left" if axis is pr_axis else "best")
     if not drawn:
         pr_axis.text(0.5, 0.5, "no corpus with a news block", ha="center", va="center")
     figure.suptitle(f"p(news) per {by} (blocks of known kind)")

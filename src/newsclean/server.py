@@ -587,7 +587,7 @@ def cmd_team(config: Config, folder: Path, port: int) -> int:
             f"newsclean server: port {port} is in use; try SERVER_PORT={port + 1}", file=sys.stderr
         )
         return 1
-    experiments = [config.tracking.kind_experiment, config.tracking.topic_experiment]
+    experiments = config.tracking.training_experiments()
     print(f"starting PostgreSQL (cluster in {folder}) and an MLflow tracking server ...")
     with team_server(folder, port=port, experiments=experiments) as team:
         print(f"\nMLflow tracking server: {team.url}  (UI and REST API)")

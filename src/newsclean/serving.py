@@ -45,7 +45,6 @@ try:  # the class must exist without mlflow installed for the rest of the packag
 except ImportError:  # pragma: no cover - mlflow is a dependency
     PythonModel = object  # type: ignore[assignment,misc]
 
-CLEANER_EXPERIMENT = "newsclean-cleaner"
 KIND_MODEL_NAME = "newsclean-kind"
 TOPIC_MODEL_NAME = "newsclean-topic"
 # The champion rule's score (tracking.promote): clean F1 on the validation documents with
@@ -378,7 +377,7 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
     cleaner = cleaner_from_registry(config, kind_uri, topic_uri)
     seed = config.data.seed
     docs = config.model.page_eval_max_pages or junk.DOCS_PER_SOURCE
-    tracking.experiment(config, CLEANER_EXPERIMENT)
+    tracking.experiment(config, config.tracking.cleaner_experiment)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with tracking.tagged_run(
         f"train-cleaner-{stamp}", digest, card_summary, "parent", "cleaner"

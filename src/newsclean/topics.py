@@ -623,20 +623,18 @@ def model_signature(example: pd.DataFrame, output: pd.DataFrame):
     return ModelSignature(inputs=inputs, outputs=infer_signature(example, output).outputs)
 
 
-def _log_datasets(parts: dict[str, pd.DataFrame], digest: str) -> None:
-    import mlflow
+def _log_datasets(parts: dict[str, pd.DataFrame], digest: str, config: Config) -> None:
+    from newsclean import tracking
+    from newsclean.dataset import paragraphs_path
 
-    for context, part in parts.items():
-        if part.empty:
-            continue
-        data = mlflow.data.from_pandas(
-            part[["source", "doc_id", "kind", "text", "topic"]].reset_index(drop=True),
-            source="data/processed/paragraphs.parquet",
-            targets="topic",
-            name="newsclean-paragraphs-topic",
-            digest=digest[:16],
-        )
-        mlflow.log_input(data, context=context)
+    tracking.log_split_datasets(
+        parts,
+        ["source", "doc_id", "kind", "text", "topic"],
+        "topic",
+        "newsclean-paragraphs-topic",
+        digest,
+        str(paragraphs_path(config.paths.processed_dir)),
+    )
 
 
 def per_topic_table(evaluated: pd.DataFrame) -> pd.DataFrame:
@@ -744,7 +742,7 @@ def _run_candidate(
             test_metrics, test_eval = score_split(model, test, "test")
             metrics.update(test_metrics)
         metrics.setdefault("test_macro_f1", float("nan"))
-        mlflow.log_metrics(metrics)
+        _log_datasets({"train": train, "validation": validation, "test": test}, digest, config)
 
         val_proba = model.predict_proba(validation)
         curves = {"validation": abstention_curve(validation["topic"], val_proba)}
@@ -791,6 +789,8 @@ def _run_candidate(
             serialization_format="cloudpickle",
             code_paths=tracking.code_paths(),
         )
+        # On the run and on the LoggedModel (the Models tab, ``search_logged_models``).
+        mlflow.log_metrics(metrics, model_id=logged.model_id)
     return {
         "run_id": run.info.run_id,
         "run_name": candidate.run_name,
@@ -930,7 +930,7 @@ def train_topic(frame: pd.DataFrame, config: Config, digest: str, card: dict) ->
                 "wrong_tag_cost": WRONG_TAG_COST,
             }
         )
-        _log_datasets({"train": train, "validation": validation, "test": test}, digest)
+        _log_datasets({"train": train, "validation": validation, "test": test}, digest, config)
         results = [
             _run_candidate(candidate, config, train, validation, test, digest, card_summary)
             for candidate in topic_candidates(config)

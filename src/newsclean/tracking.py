@@ -238,9 +238,7 @@ def owner_alive(tags: dict[str, str]) -> bool | None:
 
 def project_experiments(config: Config) -> list[str]:
     """The experiments newsclean's training writes to."""
-    from newsclean.serving import CLEANER_EXPERIMENT
-
-    return [config.tracking.kind_experiment, config.tracking.topic_experiment, CLEANER_EXPERIMENT]
+    return config.tracking.training_experiments()
 
 
 def _pages(search: Callable, *args, **kwargs) -> Iterator:
@@ -503,3 +501,25 @@ def promote(
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version.version)
     return promoted, reason
+
+
+def log_split_datasets(
+    parts: dict, columns: list[str], target: str, name: str, digest: str, source: str
+) -> None:
+    """Log each split (``{"train": frame, "validation": …, "test": …}``) as an MLflow dataset
+    input of the active run, with its context: the UI's Datasets column and a run's lineage
+    then say which rows a model was fitted, chosen and scored on. Empty splits are skipped."""
+    import mlflow
+
+    for context, part in parts.items():
+        if part is None or part.empty:
+            continue
+        data = mlflow.data.from_pandas(
+            part[columns].reset_index(drop=True),
+            source=source,
+            targets=target,
+            # One name per split: MLflow keeps one input per (name, digest) on a run.
+            name=f"{name}-{context}",
+            digest=digest[:16],
+        )
+        mlflow.log_input(data, context=context)

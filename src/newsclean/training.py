@@ -143,18 +143,17 @@ def close_parent(
     }
 
 
-def _log_dataset(train: pd.DataFrame, task: Task, digest: str, context: str) -> None:
-    import mlflow
+def _log_splits(parts: dict[str, pd.DataFrame], task: Task, digest: str, config: Config) -> None:
+    from newsclean.dataset import paragraphs_path
 
-    columns = ["source", "doc_id", "text", task.label]
-    data = mlflow.data.from_pandas(
-        train[columns].reset_index(drop=True),
-        source="data/processed/paragraphs.parquet",
-        targets=task.label,
-        name=f"newsclean-paragraphs-{task.name}",
-        digest=digest[:16],
+    tracking.log_split_datasets(
+        parts,
+        ["source", "doc_id", "text", task.label],
+        task.label,
+        f"newsclean-paragraphs-{task.name}",
+        digest,
+        str(paragraphs_path(config.paths.processed_dir)),
     )
-    mlflow.log_input(data, context=context)
 
 
 def results_table(results: list[dict]) -> str:
@@ -321,7 +320,8 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
                 "n_test": len(test),
             }
         )
-        _log_dataset(train.assign(kind=y_train), TASKS["kind"], digest, "train")
+        splits = {"train": train.assign(kind=y_train), "validation": validation, "test": test}
+        _log_splits(splits, TASKS["kind"], digest, config)
         fitted: dict[str, object] = {}
         # What every kind child run needs besides its model: the splits and the run tags.
         context = (train, validation, test, config, digest, card_summary)
@@ -582,9 +582,14 @@ def _kind_run(
         metrics.update(kind_metrics(validation, val_proba, "val"))
         metrics.update(kind_metrics(test, test_proba, "test"))
         metrics["val_selection_score"] = (metrics["val_macro_f1"] + metrics["val_news_f1"]) / 2
-        mlflow.log_metrics(metrics)
+        _log_splits(
+            {"train": train, "validation": validation, "test": test},
+            TASKS["kind"],
+            digest,
+            config,
+        )
         _log_kind_artifacts(run_name, test, test_proba, validation, val_proba)
-        model_uri = None
+        model_uri, model_id = None, None
         if role == "candidate":
             example = validation[MODEL_COLUMNS].head(5).reset_index(drop=True)
             logged = mlflow.sklearn.log_model(
@@ -596,7 +601,10 @@ def _kind_run(
                 serialization_format="cloudpickle",
                 code_paths=tracking.code_paths(),
             )
-            model_uri = logged.model_uri
+            model_uri, model_id = logged.model_uri, logged.model_id
+        # On the run and, for candidates, on the LoggedModel too (the Models tab and
+        # ``search_logged_models`` show them).
+        mlflow.log_metrics(metrics, model_id=model_id)
     print(
         f"  kind {run_name}: val macro-F1 {metrics['val_macro_f1']:.4f}, "
         f"val news F1 {metrics['val_news_f1']:.4f} ({metrics['train_seconds']:.0f} s)",
