@@ -21,7 +21,7 @@ export HF_DATASETS_OFFLINE := 1
 export MLFLOW_ENABLE_ASYNC_LOGGING := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train test test-behaviour test-fast lint format ui config clean
+.PHONY: help setup data train test test-behaviour test-fast lint format ui config remove-data
 
 help: ## List every target with one line each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -64,7 +64,7 @@ ui: setup ## MLflow UI on http://127.0.0.1:5000 over the project's store; prints
 config: setup ## Print the effective configuration
 	$(NEWSCLEAN) $(ARGS) config
 
-clean: ## Remove the built dataset and reports (keeps the venv and the MLflow store)
+remove-data: ## Delete the built dataset and reports (keeps the venv and the MLflow store); `newsclean clean` cleans articles
 	rm -rf data/processed reports/*.md reports/*.json
 
 # Comparing runs: `make ui`, `make compare`, the team server and the notebooks.

@@ -20,9 +20,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-PENALTIES = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5)
-MIN_CHARS = (0, 200, 400, 800)
+PENALTIES = (0.0, 0.5, 1.0, 1.25, 1.5)
+MIN_CHARS = (0, 200, 800)
 FLOORS = (0.1, 0.2)
+BIASES = (-1.0, -0.5, 0.0, 0.5)
 
 
 def main() -> int:
@@ -41,15 +42,17 @@ def main() -> int:
     config = load_config()
     frame = load(config.paths.processed_dir)
     pages = test_pages(frame[frame["split"] == args.split], config)
-    cleaner = Cleaner.load(config=config).with_settings(contiguity_penalty=0, fallback_min_chars=0)
+    cleaner = Cleaner.load(config=config).with_settings(
+        contiguity_penalty=0, fallback_min_chars=0, news_bias=0.0
+    )
 
-    def replay(cleaned, penalty: float, min_chars: int, floor: float) -> str:
+    def replay(cleaned, penalty: float, min_chars: int, floor: float, bias: float) -> str:
         if cleaned is None or not cleaned.paragraphs:
             return ""
         paragraphs = cleaned.paragraphs
         proba = np.array([[p.probabilities[k] for k in KINDS] for p in paragraphs])
         chars = np.array([len(p.original) for p in paragraphs], dtype=np.float64)
-        keep = decide_page(proba, chars, penalty, min_chars, floor).keep
+        keep = decide_page(proba, chars, penalty, min_chars, floor, bias).keep
         return "\n\n".join(
             p.text if p.kind == "news" else p.original
             for p, k in zip(paragraphs, keep, strict=True)
@@ -71,9 +74,11 @@ def main() -> int:
             batch = cleaner.clean_many(articles[start : start + 16])
             for owner, result in zip(owners[start : start + 16], batch, strict=True):
                 cleaned[owner] = result
-        for penalty, min_chars, floor in itertools.product(PENALTIES, MIN_CHARS, FLOORS):
-            texts = [replay(c, penalty, min_chars, floor) for c in cleaned]
+        grid = itertools.product(PENALTIES, MIN_CHARS, FLOORS, BIASES)
+        for penalty, min_chars, floor, bias in grid:
+            texts = [replay(c, penalty, min_chars, floor, bias) for c in cleaned]
             row = {"input": name, "penalty": penalty, "min_chars": min_chars, "floor": floor}
+            row["bias"] = bias
             row["all"] = page_f1([(t, p.gold) for t, p in zip(texts, pages, strict=True)])["f1"]
             for corpus in dict.fromkeys(p.corpus for p in pages):
                 pairs = [
@@ -84,7 +89,8 @@ def main() -> int:
     table = pd.DataFrame(rows).round(4)
     pd.set_option("display.width", 200)
     print(table.to_string(index=False))
-    mean = table.pivot_table(index=["penalty", "min_chars", "floor"], columns="input", values="all")
+    keys = ["penalty", "min_chars", "floor", "bias"]
+    mean = table.pivot_table(index=keys, columns="input", values="all")
     mean["mean"] = mean.mean(axis=1)
     print(mean.sort_values("mean", ascending=False).head(10).round(4).to_string())
     return 0

@@ -67,6 +67,14 @@ def test_fallback_run_is_the_best_contiguous_article_like_run():
     assert fallback_run(p_news, chars, floor=0.5) is None
 
 
+def test_a_negative_bias_asks_more_evidence_of_news():
+    proba, chars = rows(0.95, 0.55, 0.3), np.array([300.0, 300.0, 300.0])
+    assert list(decide_page(proba, chars, 0.0, 0, 0.2).keep) == [True, True, False]
+    stricter = decide_page(proba, chars, 0.0, 0, 0.2, bias=-0.5)
+    assert list(stricter.keep) == [True, False, False] and stricter.flipped_to_drop == 1
+    assert list(decide_page(proba, chars, 0.0, 0, 0.2, bias=1.0).keep) == [True, True, True]
+
+
 def test_decide_page_falls_back_only_when_too_little_is_kept():
     proba = rows(0.05, 0.4, 0.45, 0.05)
     chars = np.array([30.0, 400.0, 500.0, 30.0])
@@ -104,7 +112,7 @@ PAGE = [
 ]
 
 
-OFF = CleanerSettings(contiguity_penalty=0.0, fallback_min_chars=0)
+OFF = CleanerSettings(contiguity_penalty=0.0, fallback_min_chars=0, news_bias=0.0)
 
 
 def test_cleaner_smooths_a_page_in_document_order():

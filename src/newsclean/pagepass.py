@@ -6,8 +6,9 @@ mistakes remain that no single block shows:
 - **Islands and holes.** A lone menu line kept far from the article, or a short body
   paragraph dropped in the middle of it. ``contiguous_news`` smooths the keep/drop decision
   over the page: the most probable keep/drop sequence (Viterbi over two states) where each
-  block scores ``log p(news) - log max p(other kind)`` for keep and each switch between keep
-  and drop costs ``penalty``. With ``penalty == 0`` it is exactly the model's argmax.
+  block scores ``log p(news) - log max p(other kind) + bias`` for keep and each switch
+  between keep and drop costs ``penalty``. With ``penalty == 0`` and ``bias == 0`` it is
+  exactly the model's argmax; a negative ``bias`` asks more evidence of news.
 - **Empty articles.** A page whose article the model did not trust at all comes back empty.
   When the kept text is below ``min_chars``, ``fallback_run`` keeps the contiguous run of
   blocks with the largest ``sum((p(news) - floor) * chars)`` instead, if one has a positive
@@ -94,13 +95,15 @@ def decide_page(
     penalty: float,
     min_chars: int,
     floor: float,
+    bias: float = 0.0,
     news_column: int = 0,
 ) -> PageDecision:
-    """Keep mask of one page's blocks (document order): the model's argmax, smoothed by
-    ``contiguous_news``, and ``fallback_run`` when what is kept is under ``min_chars``."""
+    """Keep mask of one page's blocks (document order): the model's argmax, shifted by
+    ``bias`` and smoothed by ``contiguous_news``, and ``fallback_run`` when what is kept is
+    under ``min_chars``."""
     scores = keep_scores(proba, news_column)
     argmax = scores >= 0
-    keep = contiguous_news(scores, penalty)
+    keep = contiguous_news(scores + bias, penalty)
     fell_back = False
     if min_chars > 0 and chars[keep].sum() < min_chars:
         run = fallback_run(proba[:, news_column], chars, floor)
