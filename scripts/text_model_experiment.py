@@ -44,18 +44,12 @@ def main() -> int:
     from newsclean.cleaning import Cleaner, ordered_proba
     from newsclean.config import KINDS, load_config
     from newsclean.evaluation import evaluate_pages, news_f1
-    from newsclean.features import kind_features
-    from newsclean.models import (
-        HierarchicalKind,
-        NeighbourStack,
-        ReweightedKind,
-        linear_classifier,
-    )
+    from newsclean.models import ReweightedKind
     from newsclean.sources.pages import load_page
     from newsclean.training import (
         KIND_COLUMNS,
         PAGE_CORPORA,
-        STACK_VIEWS,
+        champion_design,
         kind_selection_score,
         tune_kind_weights,
     )
@@ -64,7 +58,7 @@ def main() -> int:
     tracking.configure(config)
     frame = dataset.load(config.paths.processed_dir)
     digest = dataset.load_digest(config.paths.processed_dir)
-    m, seed = config.model, config.data.seed
+    seed = config.data.seed
     if args.share is not None:
         from newsclean.textviews import chosen_renderings, page_doc_id
 
@@ -84,19 +78,8 @@ def main() -> int:
     val_text = validation[validation["view"].isin(["blocks", "html-text"])]
 
     started = time.perf_counter()
-    base = HierarchicalKind(
-        kind_features(m), linear_classifier(m, seed), linear_classifier(m, seed)
-    )
     y = train["kind"].fillna("unknown").to_numpy(dtype=object)
-    stack = NeighbourStack(
-        base,
-        folds=m.stack_folds,
-        seed=seed,
-        max_iter=m.stack_iterations,
-        learning_rate=m.stack_learning_rate,
-        max_leaf_nodes=m.stack_leaf_nodes,
-        **dict.fromkeys(STACK_VIEWS, True),
-    ).fit(train[KIND_COLUMNS], y)
+    stack = champion_design(config).fit(train[KIND_COLUMNS], y)
     # The same weights rule as the champion's, tuned on the validation rows it would serve.
     text_model = ReweightedKind(stack).use_fitted(
         tune_kind_weights(val_text, stack.predict_proba(val_text[KIND_COLUMNS]))

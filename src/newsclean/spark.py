@@ -15,7 +15,7 @@ articles. Data flows in three steps:
    An article with nothing left to clean (an empty page) is a reject too.
 
 Cleaned articles are written as Parquet with the fields of ``newsclean clean --jsonl`` (``id``,
-``path``, ``text``, ``paragraphs``); rejects as JSON lines (``path``, ``record``, ``id``,
+``path``, ``text``, ``confidence``, ``fell_back``, ``paragraphs``); rejects as JSON lines (``path``, ``record``, ``id``,
 ``error``) beside it. Both are counted and reported; nothing is dropped silently.
 """
 
@@ -490,6 +490,8 @@ def clean(
         F.col("cleaned.id").alias("id"),
         "path",
         F.col("cleaned.text").alias("text"),
+        F.col("cleaned.confidence").alias("confidence"),
+        F.col("cleaned.fell_back").alias("fell_back"),
         F.col("cleaned.paragraphs").alias("paragraphs"),
     )
     mode = "overwrite" if overwrite else "errorifexists"

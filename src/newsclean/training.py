@@ -773,27 +773,32 @@ CHAMPION_SYSTEM = "newsclean"
 LOCO_SYSTEM = "newsclean (held out)"
 
 
-def loco_model(config: Config):
-    """The champion's design, refit cheaper for the leave-one-corpus-out table: the hier-SGD
-    base without char n-grams and the full second pass (every ``STACK_VIEWS``) with
-    ``loco_stack_iterations`` boosting rounds, on at most ``loco_max_train_rows`` rows; the
-    kind weights are then tuned on validation rows of the other corpora."""
+def champion_design(config: Config, chars: bool = True, iterations: int | None = None):
+    """An unfitted model of the champion's design: the hier-SGD base and the full second pass
+    (every ``STACK_VIEWS``), ``iterations`` boosting rounds (default ``stack_iterations``)."""
     from newsclean.features import kind_features
     from newsclean.models import HierarchicalKind, NeighbourStack, linear_classifier
 
     m, seed = config.model, config.data.seed
     base = HierarchicalKind(
-        kind_features(m, chars=False), linear_classifier(m, seed), linear_classifier(m, seed)
+        kind_features(m, chars=chars), linear_classifier(m, seed), linear_classifier(m, seed)
     )
     return NeighbourStack(
         base,
         folds=m.stack_folds,
         seed=seed,
-        max_iter=m.loco_stack_iterations,
+        max_iter=m.stack_iterations if iterations is None else iterations,
         learning_rate=m.stack_learning_rate,
         max_leaf_nodes=m.stack_leaf_nodes,
-        **{view: True for view in STACK_VIEWS},
+        **dict.fromkeys(STACK_VIEWS, True),
     )
+
+
+def loco_model(config: Config):
+    """The champion's design, refit cheaper for the leave-one-corpus-out table: no char
+    n-grams and ``loco_stack_iterations`` boosting rounds, on at most ``loco_max_train_rows``
+    rows; the kind weights are then tuned on validation rows of the other corpora."""
+    return champion_design(config, chars=False, iterations=config.model.loco_stack_iterations)
 
 
 def _loco_pages(corpus: str, rows: pd.DataFrame, pages: list, config: Config) -> list:
