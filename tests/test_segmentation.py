@@ -78,6 +78,18 @@ def test_scripts_styles_and_hidden_nodes_are_dropped(news_blocks, hidden):
     assert not any(hidden in b.text for b in news_blocks)
 
 
+def test_a_react_streamed_part_is_shown_as_a_browser_shows_it():
+    """React's streamed server rendering sends the article in ``<div hidden id="S:0">``, and
+    its script moves it into place; a plain ``hidden`` element stays dropped."""
+    page = (
+        "<html><body><main><template id='B:0'></template><p>Loading</p></main>"
+        "<div hidden id='S:0'><p>The harbour wall was finished on Tuesday.</p></div>"
+        "<div hidden id='menu'><p>Hidden menu</p></div></body></html>"
+    )
+    texts = [b.text for b in segment_html(page)]
+    assert texts == ["Loading", "The harbour wall was finished on Tuesday."]
+
+
 def test_text_after_a_dropped_element_is_kept(news_blocks):
     block = _block(news_blocks, "Commuters")
     assert "closed. Ferry operators" in block.text

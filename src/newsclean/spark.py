@@ -15,8 +15,9 @@ articles. Data flows in three steps:
    An article with nothing left to clean (an empty page) is a reject too.
 
 Cleaned articles are written as Parquet with the fields of ``newsclean clean --jsonl`` (``id``,
-``path``, ``text``, ``confidence``, ``fell_back``, ``paragraphs``); rejects as JSON lines (``path``, ``record``, ``id``,
-``error``) beside it. Both are counted and reported; nothing is dropped silently.
+``path``, ``text``, ``confidence``, ``fell_back``, ``paragraphs``); rejects as JSON lines
+(``path``, ``record``, ``id``, ``error``) beside it. Both are counted and reported; nothing is
+dropped silently.
 """
 
 from __future__ import annotations
