@@ -2,15 +2,17 @@
 
 Segmentation used to drop every ``hidden`` element, so on pages rendered by React's streaming
 server (Next.js app router and others) the whole article could vanish. This script finds the
-WCXB test pages that hold such parts and scores the champion cleaner on them with the parts
-kept (now) and dropped (before), beside trafilatura. Run after ``make train``:
+pages of a WCXB folder that hold such parts (default ``dev-other``: dev pages in no split, not
+the test pages) and scores the champion cleaner on them with the parts kept (now) and dropped
+(before), beside trafilatura. Run after ``make train``:
 
-    .venv/bin/python scripts/react_streamed_pages.py
+    .venv/bin/python scripts/react_streamed_pages.py [dev-other|dev-articles|test]
 """
 
 from __future__ import annotations
 
 import re
+import sys
 
 STREAMED = re.compile(rb'hidden(="")? id="S:\d+"')
 
@@ -20,26 +22,34 @@ def main() -> int:
     from newsclean.cleaning import Cleaner
     from newsclean.config import load_config
     from newsclean.evaluation import f1_of, page_shingle_scores, trafilatura_extract
-    from newsclean.sources.pages import wcxb_test_pages
+    from newsclean.inputs import InputError
+    from newsclean.sources.pages import wcxb_pages
 
+    folder = sys.argv[1] if len(sys.argv) > 1 else "dev-other"
     config = load_config()
-    pages = [p for p in wcxb_test_pages(config.paths.corpora_dir) if STREAMED.search(p.html)]
+    pages = [p for p in wcxb_pages(config.paths.corpora_dir, folder) if STREAMED.search(p.html)]
     cleaner = Cleaner.load(config=config)
 
     def page_scores() -> list[float]:
-        cleaned = cleaner.clean_many([{"html": p.html.decode("utf-8", "replace")} for p in pages])
-        return [
-            f1_of(*page_shingle_scores(c.text, p.gold)) for c, p in zip(cleaned, pages, strict=True)
-        ]
+        scores = []
+        for page in pages:
+            try:  # a page whose whole text is streamed has no text without those parts
+                text = cleaner.clean({"html": page.html.decode("utf-8", "replace")}).text
+            except InputError:
+                text = ""
+            scores.append(f1_of(*page_shingle_scores(text, page.gold)))
+        return scores
 
     kept = page_scores()
     segmentation._REACT_STREAMED_RE = re.compile(r"(?!)")  # matches nothing: the old rule
     dropped = page_scores()
-    print(f"{len(pages)} WCXB test pages with React-streamed parts")
+    print(f"{len(pages)} WCXB {folder} pages with React-streamed parts")
     print("page  type           dropped  kept  trafilatura")
     for page, before, after in zip(pages, dropped, kept, strict=True):
         peer = f1_of(*page_shingle_scores(trafilatura_extract(page.html), page.gold))
         print(f"{page.doc_id:5s} {page.page_type:14s} {before:7.3f} {after:5.3f} {peer:12.3f}")
+    n = max(len(pages), 1)
+    print(f"mean  {'':14s} {sum(dropped) / n:7.3f} {sum(kept) / n:5.3f}")
     return 0
 
 

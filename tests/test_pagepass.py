@@ -78,18 +78,24 @@ def test_a_negative_bias_asks_more_evidence_of_news():
 def test_decide_page_falls_back_only_when_too_little_is_kept():
     proba = rows(0.05, 0.4, 0.45, 0.05)
     chars = np.array([30.0, 400.0, 500.0, 30.0])
-    decision = decide_page(proba, chars, penalty=0.0, min_chars=200, floor=0.2)
+    decision = decide_page(proba, chars, penalty=0.0, min_chars=150, floor=0.2)
     assert decision.fell_back and list(decision.keep) == [False, True, True, False]
     assert decision.flipped_to_keep == 2
-    kept_enough = decide_page(rows(0.9, 0.4), np.array([600.0, 300.0]), 0.0, 200, 0.2)
+    kept_enough = decide_page(rows(0.9, 0.4), np.array([600.0, 300.0]), 0.0, 150, 0.2)
     assert not kept_enough.fell_back and list(kept_enough.keep) == [True, False]
+
+
+def test_a_short_input_is_never_rescued_into_news():
+    """The fallback is for pages that hold an article: one short promo stays dropped."""
+    decision = decide_page(np.array([[0.3, 0.0, 0.7, 0.0]]), np.array([150.0]), 0.0, 200, 0.2)
+    assert not decision.fell_back and not decision.keep.any()
 
 
 def test_page_confidence():
     p_news = np.array([0.9, 0.2])
     assert page_confidence(p_news, np.array([True, False]), np.array([100, 100])) == 0.85
     assert page_confidence(p_news, np.array([False, True]), np.array([100, 100])) == 0.15
-    assert page_confidence(p_news[:0], np.array([], dtype=bool), np.array([])) == 1.0
+    assert page_confidence(p_news[:0], np.array([], dtype=bool), np.array([])) is None
 
 
 class ScriptedKind:
@@ -134,7 +140,7 @@ def test_cleaner_falls_back_when_it_would_return_an_empty_article():
         "company said in a statement on Tuesday; tickets go on sale next week.",
         "0.05 About us | Contact",
     ]
-    settings = CleanerSettings(contiguity_penalty=0.0, fallback_min_chars=100, fallback_floor=0.2)
+    settings = CleanerSettings(contiguity_penalty=0.0, fallback_min_chars=60, fallback_floor=0.2)
     empty = Cleaner(ScriptedKind(), settings=OFF).clean(page)
     rescued = Cleaner(ScriptedKind(), settings=settings).clean(page)
     assert empty.text == "" and not empty.fell_back
@@ -146,6 +152,21 @@ def test_a_byline_inside_the_article_run_stays_dropped():
     page = [PAGE[1], "0.45 By Jane Marlow", PAGE[3]]
     cleaned = Cleaner(ScriptedKind(), settings=CleanerSettings(contiguity_penalty=3.0)).clean(page)
     assert [p.kept for p in cleaned.paragraphs] == [True, False, True]
+
+
+def test_an_article_without_blocks_reports_nothing_of_its_neighbour():
+    from newsclean.inputs import Article
+
+    settings = CleanerSettings(contiguity_penalty=0.0, fallback_min_chars=50, fallback_floor=0.2)
+    page = [
+        "0.30 The crossings start in March and cost the same as the morning ones, the ferry "
+        "company said in a statement on Tuesday; tickets go on sale next week.",
+        "0.05 About us | Contact",
+        "0.30 Islanders had asked for the change for three years, the harbour master said.",
+    ]
+    cleaned = Cleaner(ScriptedKind(), settings=settings).clean_many([Article("empty", []), page])
+    assert cleaned[0].fell_back is False and cleaned[0].confidence is None
+    assert cleaned[1].fell_back is True
 
 
 def test_settings_round_trip_and_old_settings_get_the_defaults():

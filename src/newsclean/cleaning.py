@@ -76,7 +76,7 @@ class RemovedSpan:
 @dataclass
 class CleanedParagraph:
     text: str  # the paragraph without its removed spans
-    kind: str  # the decision: the model's, then the glued-junk rescue and kindrules
+    kind: str  # the decision: the model's, then the glued-junk rescue, the page pass, kindrules
     probabilities: dict[str, float]
     topics: list[str]
     kept: bool
@@ -102,7 +102,7 @@ class CleanedArticle:
     # How sure the page's keep/drop decisions were (``pagepass.page_confidence``: the
     # character-weighted probability of each block's own decision), and whether the page-level
     # fallback chose the kept run because the model kept almost nothing.
-    confidence: float = 1.0
+    confidence: float | None = None
     fell_back: bool = False
 
     @property
@@ -119,7 +119,7 @@ class CleanedArticle:
             "id": self.id,
             "path": self.path,
             "text": self.text,
-            "confidence": round(self.confidence, 4),
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "fell_back": self.fell_back,
             "paragraphs": [p.to_dict() for p in self.paragraphs],
         }
@@ -564,7 +564,7 @@ class Cleaner:
                     )
                 )
                 row += 1
-            decision = pages.get(rows.start)
+            decision = pages.get(rows.start) if rows.stop > rows.start else None
             results.append(
                 CleanedArticle(
                     article.id,
@@ -636,9 +636,10 @@ class Cleaner:
         self, texts: Sequence[str], frame: pd.DataFrame
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each paragraph's kind and probabilities as the cleaner decides them: the model's
-        most probable kind, then the glued-junk rescue, then ``kindrules``. ``texts`` are
-        the paragraphs, ``frame`` their table (``paragraph_frame``); the glued-junk
-        evaluation (``junk.prepare``) decides through here too."""
+        most probable kind, then the glued-junk rescue, the page-level pass (``pagepass``),
+        then ``kindrules``. ``texts`` are the paragraphs, ``frame`` their table
+        (``paragraph_frame``); the glued-junk evaluation (``junk.prepare``) decides through
+        here too."""
         kinds, proba, _ = self._decide(texts, frame)
         return kinds, proba
 

@@ -10,12 +10,16 @@ mistakes remain that no single block shows:
   between keep and drop costs ``penalty``. With ``penalty == 0`` and ``bias == 0`` it is
   exactly the model's argmax; a negative ``bias`` asks more evidence of news.
 - **Empty articles.** A page whose article the model did not trust at all comes back empty.
-  When the kept text is below ``min_chars``, ``fallback_run`` keeps the contiguous run of
+  When the kept text is below ``min_chars`` on a page long enough to hold an article (at least
+  ``FALLBACK_PAGE_FACTOR`` times ``min_chars``), ``fallback_run`` keeps the contiguous run of
   blocks with the largest ``sum((p(news) - floor) * chars)`` instead, if one has a positive
-  sum: the most probable article-like run.
+  sum: the most probable article-like run. A short input (a promo, two lines) is never
+  rescued into news.
 
-The settings live in ``cleaning.CleanerSettings`` (off by default, so cleaners logged before
-keep their behaviour) and are chosen on validation pages when the cleaner is built.
+The pass decides kinds, not only keep/drop: a block it keeps becomes ``news``, a news block it
+drops takes its most probable other kind. Its settings live in ``cleaning.CleanerSettings``;
+they were chosen on validation pages with ``scripts/page_pass_sweep.py`` and are the defaults,
+so cleaners logged before the pass (whose settings lack them) get it too.
 ``page_confidence`` summarises how sure the decisions of a page were, for users who triage.
 """
 
@@ -27,6 +31,8 @@ import numpy as np
 
 # log() of a probability the model gave as 0 (trees and calibrated models can).
 _EPS = 1e-6
+# The fallback only runs on pages with at least this many times ``min_chars`` characters.
+FALLBACK_PAGE_FACTOR = 5
 
 
 def keep_scores(proba: np.ndarray, news_column: int = 0) -> np.ndarray:
@@ -39,8 +45,9 @@ def keep_scores(proba: np.ndarray, news_column: int = 0) -> np.ndarray:
 
 def contiguous_news(scores: np.ndarray, penalty: float) -> np.ndarray:
     """The keep (True) / drop sequence maximising ``sum(scores[kept]) - penalty * switches``
-    (Viterbi over two states; ties keep the model's own decision, and a block whose news
-    probability ties with another kind counts as news, as in the model's argmax)."""
+    (Viterbi over two states). A block whose score is exactly 0 (news tied with another kind)
+    counts as news, as in the model's argmax; two paths of equal total keep the earlier
+    block's state."""
     n = len(scores)
     if n == 0:
         return np.zeros(0, dtype=bool)
@@ -105,7 +112,11 @@ def decide_page(
     argmax = scores >= 0
     keep = contiguous_news(scores + bias, penalty)
     fell_back = False
-    if min_chars > 0 and chars[keep].sum() < min_chars:
+    if (
+        min_chars > 0
+        and chars[keep].sum() < min_chars
+        and chars.sum() >= FALLBACK_PAGE_FACTOR * min_chars
+    ):
         run = fallback_run(proba[:, news_column], chars, floor)
         if run is not None and chars[run[0] : run[1]].sum() > chars[keep].sum():
             keep = np.zeros(len(keep), dtype=bool)
@@ -119,11 +130,12 @@ def decide_page(
     )
 
 
-def page_confidence(p_news: np.ndarray, keep: np.ndarray, chars: np.ndarray) -> float:
+def page_confidence(p_news: np.ndarray, keep: np.ndarray, chars: np.ndarray) -> float | None:
     """How sure the page's decisions were: the character-weighted mean probability of each
-    block's own decision (p(news) where kept, 1 - p(news) where dropped). 1.0 for no text."""
+    block's own decision (p(news) where kept as news, 1 - p(news) where not). None for a page
+    without text (nothing was decided)."""
     chars = np.asarray(chars, dtype=np.float64)
     if not len(chars) or chars.sum() <= 0:
-        return 1.0
+        return None
     sure = np.where(keep, p_news, 1.0 - np.asarray(p_news, dtype=np.float64))
     return float((sure * chars).sum() / chars.sum())

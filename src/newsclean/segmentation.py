@@ -99,8 +99,9 @@ DROP_TAGS = frozenset(
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # React's streamed server rendering (Next.js and others) sends late parts of a page as
 # ``<div hidden id="S:0">…</div>`` at the end of the body, and an inline script moves them into
-# place: a browser shows them. On some modern pages the whole article arrives that way.
-_REACT_STREAMED_RE = re.compile(r"S:\d+$")
+# place: a browser shows them. On some modern pages the whole article arrives that way. They
+# are kept where the source has them (at the end of the body), not moved.
+_REACT_STREAMED_RE = re.compile(r"S:\d+")
 _TOKEN_RE = re.compile(r"[a-z]+")
 _MAX_CSS_TOKENS = 12
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -177,7 +178,8 @@ def _css_tokens(element: etree._Element) -> list[str]:
 
 
 def _is_hidden(element: etree._Element) -> bool:
-    if element.get("hidden") is not None and not _REACT_STREAMED_RE.match(element.get("id") or ""):
+    streamed = _REACT_STREAMED_RE.fullmatch(element.get("id") or "")
+    if element.get("hidden") is not None and not streamed:
         return True
     if element.get("aria-hidden") == "true":
         return True

@@ -282,13 +282,16 @@ def mark_abandoned_runs(
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     marked_by = f"marked KILLED at the next start ({stamp}, process {os.getpid()})"
     killed = []
-    for run in _pages(
-        client.search_runs,
-        list(experiments),
-        filter_string="attributes.status = 'RUNNING'",
-        run_view_type=ViewType.ACTIVE_ONLY,
-        max_results=1000,
-    ):
+    running = list(  # listed before any is marked: marking moves the search's pages
+        _pages(
+            client.search_runs,
+            list(experiments),
+            filter_string="attributes.status = 'RUNNING'",
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=1000,
+        )
+    )
+    for run in running:
         tags = run.data.tags
         alive = owner_alive(tags)
         if alive is False:

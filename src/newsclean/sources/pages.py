@@ -437,11 +437,7 @@ def load_page(corpus: str, doc_id: str, corpora_dir: Path) -> PageCase | None:
             )
         elif corpus == "wcxb":
             folder = next(
-                (
-                    f
-                    for f in ("test", "dev-articles")
-                    if (root / f / "html" / f"{doc_id}.html.gz").exists()
-                ),
+                (f for f in WCXB_FOLDERS if (root / f / "html" / f"{doc_id}.html.gz").exists()),
                 None,
             )
             if folder is None:
@@ -467,10 +463,25 @@ def load_page(corpus: str, doc_id: str, corpora_dir: Path) -> PageCase | None:
     return PageCase(corpus, doc_id, html_bytes, gold, page_type)
 
 
-def wcxb_test_pages(corpora_dir: Path) -> list[PageCase]:
-    """Every WCXB test page with a non-empty gold text, of every page type (the dataset holds
-    only the articles): how newsclean does on today's pages that are not news articles."""
-    folder = corpora_dir / "wcxb" / "test" / "html"
-    stems = sorted(p.name.split(".")[0] for p in folder.glob("*.html*")) if folder.is_dir() else []
-    pages = [load_page("wcxb", stem, corpora_dir) for stem in stems]
+# WCXB's folders, in the order a page id is looked up (the test copy first).
+WCXB_FOLDERS = ("test", "dev-articles", "dev-other")
+
+
+def wcxb_pages(corpora_dir: Path, folder: str = "test") -> list[PageCase]:
+    """Every page of one WCXB folder with a non-empty gold text, of every page type (the
+    dataset holds only the articles): how newsclean does on today's pages that are not news
+    articles. ``dev-other`` holds dev pages that are not articles, in no split."""
+
+    def stems(name: str) -> list[str]:
+        html = corpora_dir / "wcxb" / name / "html"
+        return sorted(p.name.split(".")[0] for p in html.glob("*.html*")) if html.is_dir() else []
+
+    # A page also in an earlier folder is that folder's (the dataset keeps test copies in test).
+    earlier = {s for name in WCXB_FOLDERS[: WCXB_FOLDERS.index(folder)] for s in stems(name)}
+    pages = [load_page("wcxb", s, corpora_dir) for s in stems(folder) if s not in earlier]
     return [p for p in pages if p is not None and p.gold.strip()]
+
+
+def wcxb_test_pages(corpora_dir: Path) -> list[PageCase]:
+    """Every WCXB test page with a gold text (``wcxb_pages`` of ``test``)."""
+    return wcxb_pages(corpora_dir, "test")
