@@ -833,3 +833,35 @@ def test_sample_glued_junk_is_split_off():
     for text, junk in glued:
         assert text not in texts  # the glued form is not a training row
         assert " ".join(junk["text"].split()) in texts
+
+
+def test_wcxb_pages_of_every_type_a_test_copy_stays_in_test_and_the_declared_language(
+    tmp_path, gz_writer
+):
+    """WCXB's folders as pages for the page-level evaluation: every page type, the test copy
+    of a page that is also in dev (as the dataset keeps it), the page's declared language."""
+
+    def page(folder: str, stem: str, page_type: str, lang: str = "en") -> None:
+        root = tmp_path / "wcxb" / folder
+        body = f"<p>The {page_type} page {stem} of the harbour office.</p>"
+        gz_writer(root / "html" / f"{stem}.html.gz", f"<html lang='{lang}'><body>{body}</body>")
+        gold = {
+            "_internal": {"page_type": {"primary": page_type}},
+            "ground_truth": {"main_content": f"The {page_type} page {stem}."},
+        }
+        gz_writer(root / "ground-truth" / f"{stem}.json.gz", json.dumps(gold))
+
+    page("test", "0001", "article")
+    page("test", "0002", "forum", lang="pt-BR")
+    page("dev-articles", "0001", "article")  # also a test page: it belongs to test
+    page("dev-articles", "0003", "article")
+    page("dev-other", "0004", "listing")
+    test = pages.wcxb_test_pages(tmp_path)
+    assert [(p.doc_id, p.page_type, p.language) for p in test] == [
+        ("0001", "article", "en"),
+        ("0002", "forum", "pt"),
+    ]
+    assert [p.doc_id for p in pages.wcxb_pages(tmp_path, "dev-articles")] == ["0003"]
+    assert [(p.doc_id, p.page_type) for p in pages.wcxb_pages(tmp_path, "dev-other")] == [
+        ("0004", "listing")
+    ]
