@@ -327,6 +327,22 @@ def test_cli_cleans_one_text_file_to_stdout(cleaner_store, cleaner):
 
 
 @pytest.mark.slow
+def test_cli_no_topics_gives_the_same_text_without_topics(cleaner_store, cleaner):
+    out = subprocess.run(
+        [sys.executable, "-m", "newsclean.cli", "clean", "--jsonl", "--no-topics"]
+        + [str(CLEAN_INPUTS / "ferry.txt")],
+        env=cleaner_store.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (record,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert record["text"] == cleaner.clean((CLEAN_INPUTS / "ferry.txt").read_text()).text
+    assert all(p["topics"] == [] for p in record["paragraphs"])
+
+
+@pytest.mark.slow
 def test_cli_without_a_model_prints_one_line_and_fails(tmp_path):
     from clean_support import overrides
 
@@ -382,6 +398,17 @@ def test_teasers_get_topics_even_when_dropped_and_dropped_junk_gets_none():
     assert news.kept and news.topics == ["sports"]
     assert teaser.kind == "teaser" and not teaser.kept and teaser.topics == ["sports"]
     assert share.kind == "boilerplate" and share.topics == []
+
+
+def test_without_topics_the_topic_model_is_not_asked():
+    class NotAsked(KeywordTopics):
+        def predict_proba(self, frame):
+            raise AssertionError("the topic model was asked")
+
+    cleaner = Cleaner(RuleKind(), NotAsked(), CleanerSettings(topics=False))
+    article = cleaner.clean([NEWS_TEXT, "Read more: Harwick Rovers win the cup"])
+    assert [p.topics for p in article.paragraphs] == [[], []]
+    assert article.paragraphs[0].kept
 
 
 def test_bylines_timestamps_and_credits_are_boilerplate_whatever_the_model_says():

@@ -175,8 +175,10 @@ def run(
     stdin: IO[bytes] | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
+    topics: bool = True,
 ) -> int:
-    """The ``newsclean clean`` command; returns the exit status."""
+    """The ``newsclean clean`` command; returns the exit status. ``topics=False`` skips the
+    topic model (every paragraph's ``topics`` is empty)."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
@@ -194,6 +196,8 @@ def run(
     except ModelNotFoundError as error:
         print(f"newsclean clean: {error}", file=stderr)
         return 1
+    if not topics:  # before the workers fork: they inherit it
+        cleaner = cleaner.with_settings(topics=False)
     workers = workers or default_workers()
     many = len(paths) > 1 or any(os.path.isdir(p) for p in paths if p != "-")
     show = many if progress is None else progress

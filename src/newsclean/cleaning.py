@@ -153,6 +153,9 @@ class CleanerSettings:
     news_bias: float = 0.0
     fallback_min_chars: int = 200
     fallback_floor: float = 0.2
+    # Tag kept news and every teaser with topics; False skips the topic model (users who only
+    # want clean text; ``newsclean clean --no-topics``).
+    topics: bool = True
     # Only for topic models without their own threshold (TopicTagger has one).
     topic_threshold: float = 0.5
     max_topics: int = 2
@@ -761,7 +764,7 @@ class Cleaner:
         self, frame: pd.DataFrame, texts: list[str], kinds: np.ndarray, kept: np.ndarray
     ) -> list[list[str]]:
         topics: list[list[str]] = [[] for _ in texts]
-        if self.topic_model is None:
+        if self.topic_model is None or not self.settings.topics:
             return topics
         # Kept news and teaser paragraphs, and every teaser even when dropped: users want to
         # know what the page links to.

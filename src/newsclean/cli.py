@@ -121,6 +121,13 @@ def _add_clean_command(commands: argparse._SubParsersAction) -> None:
     clean.add_argument(
         "--workers", type=int, metavar="N", help="worker processes (default: every core)"
     )
+    clean.add_argument(
+        "--topics",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tag kept news and teasers with topics (default); --no-topics skips the topic "
+        "model, for clean text only, faster",
+    )
     progress = clean.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress", dest="progress", action="store_true", default=None, help="progress bar"
@@ -317,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.keep,
                 args.workers,
                 args.progress,
+                topics=args.topics,
             )
         if args.command == "clean-spark":
             from newsclean import spark
