@@ -38,7 +38,7 @@ from newsclean.config import KINDS, TOPICS
 from newsclean.features import HTML_NUMBERS, SHALLOW_NAMES, fast_tfidf, shallow_features
 from newsclean.inputs import Article, InputError, RawArticle, to_article
 from newsclean.kindrules import rule_for
-from newsclean.pagepass import PageDecision, decide_page, page_confidence
+from newsclean.pagepass import decide_page, page_confidence
 
 CLEANER_MODEL_NAME = "newsclean-cleaner"
 DEFAULT_MODEL_URI = f"models:/{CLEANER_MODEL_NAME}@champion"
@@ -536,7 +536,7 @@ class Cleaner:
         if frame.empty:
             return [CleanedArticle(a.id, a.path, []) for a in parsed]
         texts = [b.text for a in parsed for b in a.blocks]
-        kinds, proba, pages = self._decide(texts, frame)
+        kinds, proba, fell_back = self._decide(texts, frame)
         clock = self._tick("kind", clock)
         spans = self._strip_junk(texts, kinds, frame, proba)
         clock = self._tick("junk", clock)
@@ -567,14 +567,13 @@ class Cleaner:
                     )
                 )
                 row += 1
-            decision = pages.get(rows.start) if rows.stop > rows.start else None
             results.append(
                 CleanedArticle(
                     article.id,
                     article.path,
                     paragraphs,
                     confidence=page_confidence(proba[rows, 0], kinds[rows] == "news", chars[rows]),
-                    fell_back=bool(decision and decision.fell_back),
+                    fell_back=bool(fell_back[rows].any()),
                 )
             )
         return results
@@ -648,35 +647,36 @@ class Cleaner:
 
     def _decide(
         self, texts: Sequence[str], frame: pd.DataFrame
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, PageDecision]]:
-        """``decide_kinds`` with the page pass's decisions, keyed by each page's first row."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``decide_kinds``, and per row whether its page's fallback chose what is kept."""
         proba = ordered_proba(self.kind_model, frame, KINDS)
         kinds = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
         self._rescue_glued_news(texts, kinds, frame, proba)
-        pages = self._page_pass(texts, frame, kinds, proba)
+        fell_back = self._page_pass(texts, frame, kinds, proba)
         apply_kind_rules(texts, kinds)
-        return kinds, proba, pages
+        return kinds, proba, fell_back
 
     def _page_pass(
         self, texts: Sequence[str], frame: pd.DataFrame, kinds: np.ndarray, proba: np.ndarray
-    ) -> dict[int, PageDecision]:
+    ) -> np.ndarray:
         """Smooth each page's keep/drop decisions in document order and fall back to its most
         article-like run when it kept almost nothing (``pagepass``). A block that becomes
         news is then stripped of glued junk like any news paragraph; one that stops being
-        news takes its most probable other kind. ``kinds`` changes in place."""
+        news takes its most probable other kind. ``kinds`` changes in place; returns, per row,
+        whether its page fell back."""
         settings = self.settings
+        fell_back = np.zeros(len(texts), dtype=bool)
         if (
             settings.contiguity_penalty <= 0
             and settings.fallback_min_chars <= 0
             and settings.news_bias == 0
         ):
-            return {}
+            return fell_back
         chars = np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts))
         starts = np.flatnonzero(
             np.r_[True, frame["doc_id"].to_numpy()[1:] != frame["doc_id"].to_numpy()[:-1]]
         )
         ends = np.r_[starts[1:], len(texts)]
-        pages: dict[int, PageDecision] = {}
         for start, end in zip(starts, ends, strict=True):
             decision = decide_page(
                 proba[start:end],  # rows the glued-junk rescue made news have news as argmax
@@ -686,14 +686,14 @@ class Cleaner:
                 settings.fallback_floor,
                 settings.news_bias,
             )
-            pages[int(start)] = decision
+            fell_back[start:end] = decision.fell_back
             page_kinds = kinds[start:end]
             page_kinds[decision.keep] = "news"
             dropped = ~decision.keep & (page_kinds == "news")
             if dropped.any():
                 others = proba[start:end][dropped, 1:].argmax(axis=1)
                 page_kinds[dropped] = np.array(NON_NEWS, dtype=object)[others]
-        return pages
+        return fell_back
 
     def _rescue_glued_news(
         self, texts: Sequence[str], kinds: np.ndarray, frame: pd.DataFrame, proba: np.ndarray
