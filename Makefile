@@ -59,7 +59,7 @@ format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff format src tests
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000 over the project's store; prints URL, experiments, links
-	$(PY) -m newsclean.server ui --port $(UI_PORT)
+	$(PY) -m newsclean.tools.server ui --port $(UI_PORT)
 
 config: setup ## Print the effective configuration
 	$(NEWSCLEAN) $(ARGS) config
@@ -77,22 +77,22 @@ compare: setup ## Print the last LAST=3 trainings per experiment: candidates, ba
 	$(NEWSCLEAN) $(ARGS) compare --last $(LAST)
 
 server: setup ## Team mode: PostgreSQL + MLflow tracking server on http://127.0.0.1:5001 (Ctrl-C stops)
-	$(PY) -m newsclean.server team --port $(SERVER_PORT)
+	$(PY) -m newsclean.tools.server team --port $(SERVER_PORT)
 
 notebooks: setup ## Execute notebooks/*.ipynb against the project's store into reports/notebooks/
 	$(PY) scripts/run_notebooks.py
 
-# The cleaner as a product: REST service and benchmark (newsclean.serving, newsclean.bench).
+# The cleaner as a product: REST service and benchmark (newsclean.clean.pyfunc, newsclean.tools.bench).
 SERVE_PORT   ?= 5002
 .PHONY: serve bench
 
 serve: setup ## REST cleaner (mlflow models serve) on 127.0.0.1, port SERVE_PORT=5002
-	$(PY) -m newsclean.serving $(ARGS) --port $(SERVE_PORT)
+	$(PY) -m newsclean.clean.pyfunc $(ARGS) --port $(SERVE_PORT)
 
 bench: setup ## Benchmark the cleaner vs trafilatura, jusText, and Spark vs the CLI: reports/bench.md + MLflow run
-	$(PY) -m newsclean.bench $(ARGS)
+	$(PY) -m newsclean.tools.bench $(ARGS)
 
-# Scale out: the registered cleaner over a crawl on Apache Spark (newsclean.spark).
+# Scale out: the registered cleaner over a crawl on Apache Spark (newsclean.clean.spark).
 INPUT        ?=
 OUTPUT       ?=
 MASTER       ?= local[*]

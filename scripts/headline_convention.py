@@ -20,10 +20,10 @@ import json
 def main() -> int:
     import pandas as pd
 
-    from newsclean.cleaning import Cleaner
+    from newsclean.clean.cleaner import Cleaner
     from newsclean.config import load_config
-    from newsclean.evaluation import page_f1
-    from newsclean.sources.pages import wcxb_test_pages
+    from newsclean.data.sources.pages import wcxb_test_pages
+    from newsclean.ml.metrics import page_f1
     from newsclean.text import normalise
 
     config = load_config()

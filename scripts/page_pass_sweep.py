@@ -27,14 +27,14 @@ BIASES = (-1.0, -0.5, 0.0, 0.5)
 
 
 def main() -> int:
-    from newsclean.cleaning import Cleaner
+    from newsclean.clean.cleaner import Cleaner
+    from newsclean.clean.inputs import InputError, to_article
+    from newsclean.clean.pagepass import decide_page
     from newsclean.config import KINDS, load_config
-    from newsclean.dataset import load
-    from newsclean.evaluation import page_f1, page_input_names, page_inputs
-    from newsclean.inputs import InputError, to_article
+    from newsclean.data.dataset import load
     from newsclean.kindrules import rule_for
-    from newsclean.pagepass import decide_page
-    from newsclean.training import test_pages
+    from newsclean.ml.metrics import page_f1
+    from newsclean.train.pages import page_input_names, page_inputs, test_pages
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="validation", choices=("validation", "train"))

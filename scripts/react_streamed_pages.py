@@ -19,11 +19,12 @@ STREAMED = re.compile(rb'hidden(="")? id="S:\d+"')
 
 def main() -> int:
     import newsclean.segmentation as segmentation
-    from newsclean.cleaning import Cleaner
+    from newsclean.clean.cleaner import Cleaner
+    from newsclean.clean.inputs import InputError
     from newsclean.config import load_config
-    from newsclean.evaluation import f1_of, page_shingle_scores, trafilatura_extract
-    from newsclean.inputs import InputError
-    from newsclean.sources.pages import wcxb_pages
+    from newsclean.data.sources.pages import wcxb_pages
+    from newsclean.ml.metrics import f1_of, page_shingle_scores
+    from newsclean.train.pages import trafilatura_extract
 
     folder = sys.argv[1] if len(sys.argv) > 1 else "dev-other"
     config = load_config()

@@ -40,19 +40,20 @@ def main() -> int:
 
     import mlflow
 
-    from newsclean import dataset, tracking
-    from newsclean.cleaning import Cleaner, ordered_proba
+    from newsclean import tracking
+    from newsclean.clean.cleaner import Cleaner, ordered_proba
     from newsclean.config import KINDS, load_config
-    from newsclean.evaluation import evaluate_pages, news_f1
-    from newsclean.models import ReweightedKind
-    from newsclean.sources.pages import load_page
-    from newsclean.training import (
+    from newsclean.data import dataset
+    from newsclean.data.sources.pages import load_page
+    from newsclean.ml.kind import (
         KIND_COLUMNS,
-        PAGE_CORPORA,
+        ReweightedKind,
         champion_design,
         kind_selection_score,
         tune_kind_weights,
     )
+    from newsclean.ml.metrics import news_f1
+    from newsclean.train.pages import PAGE_CORPORA, evaluate_pages
 
     config = load_config()
     tracking.configure(config)
@@ -60,7 +61,7 @@ def main() -> int:
     digest = dataset.load_digest(config.paths.processed_dir)
     seed = config.data.seed
     if args.share is not None:
-        from newsclean.textviews import chosen_renderings, page_doc_id
+        from newsclean.data.textviews import chosen_renderings, page_doc_id
 
         renderings = tuple(r for r in config.data.text_views.split(",") if r)
         views = frame["view"].isin(renderings)

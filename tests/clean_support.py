@@ -1,8 +1,8 @@
 """Helpers for the cleaner tests: a cleaner trained on the bundled sample in a temporary store.
 
-Fitting small models directly (not ``training.train_all``) keeps the session fixture at a few
+Fitting small models directly (not ``newsclean.train.pipeline.train_all``) keeps the session fixture at a few
 seconds; the cleaner is then built, logged, registered and promoted exactly as ``make train``
-does it (``serving.build_and_register_cleaner``).
+does it (``build_and_register_cleaner``).
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ def train_sample_store(root: Path) -> TrainedStore:
     them as champions and build the cleaner over them."""
     import mlflow
 
-    from newsclean import dataset, serving, tracking
-    from newsclean.features import kind_features
-    from newsclean.models import HierarchicalKind, linear_classifier
-    from newsclean.topics import TopicTagger
-    from newsclean.training import KIND_COLUMNS
+    from newsclean import tracking
+    from newsclean.data import dataset
+    from newsclean.ml.features import kind_features
+    from newsclean.ml.kind import KIND_COLUMNS, HierarchicalKind, linear_classifier
+    from newsclean.ml.topic import TopicTagger
+    from newsclean.train.cleaner import build_and_register_cleaner
 
     config = load_config(overrides(root), environ={})
     config.model.min_df = 1
@@ -83,7 +84,7 @@ def train_sample_store(root: Path) -> TrainedStore:
             logged.model_uri, run.info.run_id, digest, "sample", "val_macro_f1", 0.5
         )
         tracking.promote(name, challenger, lambda uri: 0.0)
-    summary = serving.build_and_register_cleaner(config, digest, card)
+    summary = build_and_register_cleaner(config, digest, card)
     return TrainedStore(config, root, summary)
 
 

@@ -132,7 +132,7 @@ def fake_corpora(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def sample_build(tmp_path_factory):
     """One build of the bundled sample, shared by the tests that only read its outputs."""
-    from newsclean import dataset
+    from newsclean.data import dataset
 
     tmp_path = tmp_path_factory.mktemp("sample_build")
     config = load_config(overrides=config_overrides(tmp_path), environ={})

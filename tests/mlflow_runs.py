@@ -2,7 +2,7 @@
 
 Each training is a parent run (tag role=parent, the description in ``mlflow.note.content``,
 ``best_run``, ``promotion``) with child runs tagged role=candidate / baseline / peer / analysis
-and the metric names newsclean.training logs. Building it takes MLflow calls only (no model
+and the metric names newsclean.train.kind logs. Building it takes MLflow calls only (no model
 fitting), so tests of the comparison table and of the UI stay quick.
 """
 
@@ -37,7 +37,7 @@ def store_uri(root: Path) -> str:
 def log_training(
     client, experiment_id: str, name: str, children: list[Child], best: str, promoted: bool
 ) -> StoredTraining:
-    """One parent run and its child runs, tagged the way newsclean.training tags them."""
+    """One parent run and its child runs, tagged the way newsclean.train.kind tags them."""
     parent = client.create_run(experiment_id, run_name=name, tags={"role": "parent"})
     stored = StoredTraining(name, parent.info.run_id)
     for child in children:

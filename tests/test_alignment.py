@@ -1,4 +1,4 @@
-"""newsclean.alignment: labelling blocks by token 3-gram overlap with a gold text."""
+"""newsclean.data.alignment: labelling blocks by token 3-gram overlap with a gold text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsclean.alignment import GoldIndex, align
+from newsclean.data.alignment import GoldIndex, align
 
 GOLD = (Path(__file__).parent / "fixtures" / "gold" / "storm.txt").read_text(encoding="utf-8")
 BODY = (

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from newsclean import annotations as ann
 from newsclean.config import load_config
-from newsclean.sources.base import BuildLog
+from newsclean.data import annotations as ann
+from newsclean.data.sources.base import BuildLog
 from newsclean.text import text_sha1
+from newsclean.tools import annotate
 
 STALE = "stale annotation: text hash changed"
 
@@ -281,14 +282,14 @@ def test_cohen_kappa_edge_cases():
 
 def test_sampler_is_deterministic_and_stratified():
     frame = make_frame(n_docs=10)
-    first = ann.sample_for_annotation(frame, 40, seed=7, n_check=6)
-    again = ann.sample_for_annotation(frame.sample(frac=1, random_state=3), 40, seed=7, n_check=6)
+    first = annotate.sample_for_annotation(frame, 40, seed=7, n_check=6)
+    again = annotate.sample_for_annotation(frame.sample(frac=1, random_state=3), 40, seed=7, n_check=6)
     cols = ["source", "doc_id", "position"]
     pd.testing.assert_frame_equal(
         first[cols].sort_values(cols).reset_index(drop=True),
         again[cols].sort_values(cols).reset_index(drop=True),
     )
-    other = ann.sample_for_annotation(frame, 40, seed=8, n_check=6)
+    other = annotate.sample_for_annotation(frame, 40, seed=8, n_check=6)
     assert set(map(tuple, other[cols].values)) != set(map(tuple, first[cols].values))
 
     unknown = first[~first["check"]]
@@ -312,8 +313,8 @@ def test_sampler_is_deterministic_and_stratified():
 
 def test_export_batches_and_pass2(tmp_path):
     frame = make_frame(n_docs=10)
-    sample = ann.sample_for_annotation(frame, 36, seed=3, n_check=6)
-    manifest = ann.export_batches(frame, sample, tmp_path, n_batches=3, n_pass2=9, seed=3)
+    sample = annotate.sample_for_annotation(frame, 36, seed=3, n_check=6)
+    manifest = annotate.export_batches(frame, sample, tmp_path, n_batches=3, n_pass2=9, seed=3)
     assert manifest["batches"] == {f"batch_0{i}.jsonl": 14 for i in (1, 2, 3)}
     records = [
         json.loads(line)
@@ -342,14 +343,14 @@ def test_export_batches_and_pass2(tmp_path):
 
     (tmp_path / "labels_batch_01.csv").write_text("id,kind\n")
     with pytest.raises(FileExistsError):
-        ann.export_batches(frame, sample, tmp_path, n_batches=3, n_pass2=9, seed=3)
+        annotate.export_batches(frame, sample, tmp_path, n_batches=3, n_pass2=9, seed=3)
 
 
 def test_merge_labels_writes_keys_not_text(tmp_path):
     frame = make_frame(n_docs=4)
-    sample = ann.sample_for_annotation(frame, 20, seed=1, n_check=0)
+    sample = annotate.sample_for_annotation(frame, 20, seed=1, n_check=0)
     interim = tmp_path / "interim"
-    ann.export_batches(frame, sample, interim, n_batches=2, n_pass2=4, seed=1)
+    annotate.export_batches(frame, sample, interim, n_batches=2, n_pass2=4, seed=1)
     batch1 = [json.loads(x) for x in (interim / "batch_01.jsonl").read_text().splitlines()]
     batch2 = [json.loads(x) for x in (interim / "batch_02.jsonl").read_text().splitlines()]
     codes = ["s", "teaser", "B", "u", "news"]
@@ -360,7 +361,7 @@ def test_merge_labels_writes_keys_not_text(tmp_path):
         "id,kind\n" + "".join(f"{r['id']},boilerplate\n" for r in batch2[:3])
     )
     out = tmp_path / "annotations" / "kind_v1.csv"
-    result = ann.merge_labels(interim, out, 1, "alice", "v1")
+    result = annotate.merge_labels(interim, out, 1, "alice", "v1")
     assert result["written"] == len(batch1) + 3
     assert result["unlabelled"] == len(batch2) - 3
     text = out.read_text()
@@ -381,7 +382,7 @@ def test_merge_labels_writes_keys_not_text(tmp_path):
     )
 
     # idempotent: merging again changes nothing
-    ann.merge_labels(interim, out, 1, "alice", "v1")
+    annotate.merge_labels(interim, out, 1, "alice", "v1")
     assert out.read_text() == text
 
     # pass 2 goes to the same file with pass = 2
@@ -389,9 +390,9 @@ def test_merge_labels_writes_keys_not_text(tmp_path):
     (interim / "labels_pass2.csv").write_text(
         "id,kind\n" + "".join(f"{r['id']},b\n" for r in second)
     )
-    assert ann.merge_labels(interim, out, 2, "bob", "v1")["same_annotator_both_passes"] == 0
-    assert ann.merge_labels(interim, out, 2, "alice", "v1")["same_annotator_both_passes"] > 0
-    ann.merge_labels(interim, out, 2, "bob", "v1")
+    assert annotate.merge_labels(interim, out, 2, "bob", "v1")["same_annotator_both_passes"] == 0
+    assert annotate.merge_labels(interim, out, 2, "alice", "v1")["same_annotator_both_passes"] > 0
+    annotate.merge_labels(interim, out, 2, "bob", "v1")
     rows = list(csv.DictReader(out.open()))
     assert sum(r["pass"] == "2" for r in rows) == len(second)
     labelled = {(r["doc_id"], r["position"]) for r in batch1 + batch2[:3]}
@@ -405,13 +406,13 @@ def test_merge_labels_writes_keys_not_text(tmp_path):
 
 def test_merge_labels_rejects_unknown_ids_and_kinds(tmp_path):
     frame = make_frame(n_docs=2)
-    sample = ann.sample_for_annotation(frame, 8, seed=1, n_check=0)
-    ann.export_batches(frame, sample, tmp_path, n_batches=1, n_pass2=2, seed=1)
+    sample = annotate.sample_for_annotation(frame, 8, seed=1, n_check=0)
+    annotate.export_batches(frame, sample, tmp_path, n_batches=1, n_pass2=2, seed=1)
     first = json.loads((tmp_path / "batch_01.jsonl").read_text().splitlines()[0])
     (tmp_path / "labels_batch_01.csv").write_text(f"id,kind\n{first['id']},ad\nb01-9999,spam\n")
     out = tmp_path / "kind_v1.csv"
     with pytest.raises(ValueError, match="unknown kind 'ad'") as error:
-        ann.merge_labels(tmp_path, out, 1, "alice")
+        annotate.merge_labels(tmp_path, out, 1, "alice")
     assert "unknown id 'b01-9999'" in str(error.value)
     assert not out.exists()
 
@@ -426,7 +427,7 @@ def test_annotate_interactive_writes_rows_from_a_scripted_session(tmp_path):
     out_path = config.paths.annotations_dir / "kind_user.csv"
     answers = io.StringIO("t\nx\nb\nk\nu\nspam\nq\n")
     screen = io.StringIO()
-    written = ann.annotate_interactive(
+    written = annotate.annotate_interactive(
         config, "wcxb", 10, "carol", out_path, input=answers, output=screen, frame=frame
     )
     assert written == 4  # t, b, u, spam; "x" re-asked, "k" skipped, "q" stopped
@@ -441,7 +442,7 @@ def test_annotate_interactive_writes_rows_from_a_scripted_session(tmp_path):
     assert list(rows[0]) == ann.CSV_COLUMNS
 
     # a second session skips what is annotated (and what was skipped comes back)
-    again = ann.annotate_interactive(
+    again = annotate.annotate_interactive(
         config,
         "wcxb",
         3,
@@ -465,7 +466,7 @@ def test_annotate_interactive_rejects_a_text_corpus(tmp_path):
     config = load_config(environ={})
     config.paths.annotations_dir = tmp_path
     with pytest.raises(ValueError):
-        ann.annotate_interactive(config, "sms-spam", frame=make_frame(1), output=io.StringIO())
+        annotate.annotate_interactive(config, "sms-spam", frame=make_frame(1), output=io.StringIO())
 
 
 # ------------------------------------------------------------------ estimates and the build
@@ -484,7 +485,7 @@ def test_estimate_kinds_scales_stratum_shares_to_stratum_sizes():
 
 
 def test_the_dataset_build_joins_annotations(tmp_config, fake_corpora, tmp_path):
-    from newsclean import dataset
+    from newsclean.data import dataset
 
     tmp_config.set("paths.corpora_dir", str(fake_corpora))
     tmp_config.set("paths.annotations_dir", str(tmp_path / "annotations"))

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from clean_support import CLEAN_BENCH
-from newsclean import bench
 from newsclean.segmentation import TEXT_RENDERINGS
+from newsclean.tools import bench
 
 pytestmark = pytest.mark.slow
 

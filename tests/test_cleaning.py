@@ -16,18 +16,12 @@ import pytest
 
 from clean_support import CLEAN_INPUTS
 from newsclean import Cleaner
-from newsclean.cleaning import (
-    CleanedArticle,
-    CleanerSettings,
-    ModelNotFoundError,
-    ordered_proba,
-    parse_keep,
-    split_segments,
-    strip_decision,
-    url_spans,
-)
+from newsclean.clean.cleaner import ordered_proba
+from newsclean.clean.inputs import InputError
+from newsclean.clean.junk import split_segments, strip_decision, url_spans
+from newsclean.clean.results import CleanedArticle, ModelNotFoundError
+from newsclean.clean.settings import CleanerSettings, parse_keep
 from newsclean.config import KINDS
-from newsclean.inputs import InputError
 
 NEWS_TEXT = (
     "The council in Saltmarsh voted seven to two on Monday to add two evening ferry crossings "
@@ -93,7 +87,7 @@ def test_abbreviations_brands_decimals_and_urls_do_not_split(text):
     ],
 )
 def test_url_spans_equal_the_url_pattern(text):
-    from newsclean.cleaning import _URL_RE
+    from newsclean.clean.junk import _URL_RE
 
     assert url_spans(text) == [m.span() for m in _URL_RE.finditer(text)]
 
@@ -314,7 +308,7 @@ def test_cleaner_load_without_a_trained_model_says_run_make_train(tmp_config):
 @pytest.mark.slow
 def test_cli_cleans_one_text_file_to_stdout(cleaner_store, cleaner):
     out = subprocess.run(
-        [sys.executable, "-m", "newsclean.cli", "clean", str(CLEAN_INPUTS / "ferry.txt")],
+        [sys.executable, "-m", "newsclean.tools.cli", "clean", str(CLEAN_INPUTS / "ferry.txt")],
         env=cleaner_store.env(),
         capture_output=True,
         text=True,
@@ -329,7 +323,7 @@ def test_cli_cleans_one_text_file_to_stdout(cleaner_store, cleaner):
 @pytest.mark.slow
 def test_cli_no_topics_gives_the_same_text_without_topics(cleaner_store, cleaner):
     out = subprocess.run(
-        [sys.executable, "-m", "newsclean.cli", "clean", "--jsonl", "--no-topics"]
+        [sys.executable, "-m", "newsclean.tools.cli", "clean", "--jsonl", "--no-topics"]
         + [str(CLEAN_INPUTS / "ferry.txt")],
         env=cleaner_store.env(),
         capture_output=True,
@@ -349,7 +343,14 @@ def test_cli_without_a_model_prints_one_line_and_fails(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"}
     args = [a for o in overrides(tmp_path) for a in ("--set", o)]
     out = subprocess.run(
-        [sys.executable, "-m", "newsclean.cli", *args, "clean", str(CLEAN_INPUTS / "ferry.txt")],
+        [
+            sys.executable,
+            "-m",
+            "newsclean.tools.cli",
+            *args,
+            "clean",
+            str(CLEAN_INPUTS / "ferry.txt"),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -367,8 +368,8 @@ def test_cleaner_gives_old_models_the_numpy_tfidf_transform():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from newsclean.cleaning import Cleaner
-    from newsclean.features import CharTfidf, WordTfidf
+    from newsclean.clean.cleaner import Cleaner
+    from newsclean.ml.features import CharTfidf, WordTfidf
 
     def model(analyzer: str):
         texts = ["Officials said the bridge reopened.", "Claim 50 free spins now!"] * 3

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlflow_runs import KIND_EXPERIMENT, build_kind_store
-from newsclean import cli, compare
 from newsclean.config import PROJECT_ROOT, load_config
+from newsclean.tools import cli, compare
 
 
 @pytest.fixture(scope="module")

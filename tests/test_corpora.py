@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from newsclean import dataset
 from newsclean.config import KINDS, PROJECT_ROOT, SPLITS
-from newsclean.textviews import page_doc_id
+from newsclean.data import dataset
+from newsclean.data.textviews import page_doc_id
 
 CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
 

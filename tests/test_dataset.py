@@ -1,4 +1,4 @@
-"""newsclean.dataset and newsclean.datacard: build, schema, splits, dedup, saved files."""
+"""newsclean.data.dataset and newsclean.data.datacard: build, schema, splits, dedup, saved files."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import datasets
 import pandas as pd
 import pytest
 
-from newsclean import dataset
 from newsclean.config import KINDS, SPLITS, TOPICS
+from newsclean.data import dataset
+from newsclean.data.sources import SOURCES, BuildLog, Document, Paragraph
 from newsclean.kindrules import rule_for
-from newsclean.sources import SOURCES, BuildLog, Document, Paragraph
 from newsclean.text import text_sha1
 
 LONG = (

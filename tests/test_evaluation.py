@@ -1,11 +1,11 @@
-"""newsclean.evaluation: the metrics every model, baseline and peer is scored by."""
+"""newsclean.train.pages: the metrics every model, baseline and peer is scored by."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from newsclean.evaluation import classification_metrics, news_f1, page_f1, page_shingle_scores
-from newsclean.training import kind_metrics
+from newsclean.ml.metrics import classification_metrics, news_f1, page_f1, page_shingle_scores
+from newsclean.train.kind import kind_metrics
 
 BODY = "the council approved the harbour budget on monday after a long debate"
 
@@ -82,7 +82,7 @@ def test_kind_metrics_count_news_in_blocks_and_characters_per_corpus():
 def test_news_threshold_sweep_finds_each_corpus_boundary_and_its_ceiling():
     """Corpus a's gold calls news only blocks above 0.7, corpus b every block above 0.3: one
     decision at 0.5 is wrong for both; each corpus's own threshold separates it exactly."""
-    from newsclean.evaluation import news_threshold_sweep
+    from newsclean.ml.metrics import news_threshold_sweep
 
     p_news = np.array([0.9, 0.8, 0.6, 0.4, 0.2] * 2)
     is_news = np.array([True, True, False, False, False] + [True, True, True, True, False])
@@ -104,7 +104,7 @@ def test_every_peer_extracts_an_article_and_survives_broken_input(peer):
 
     from lxml import html as lxml_html
 
-    from newsclean.evaluation import PEERS
+    from newsclean.train.pages import PEERS
 
     page = (Path(__file__).parent / "fixtures" / "pages" / "long_article.html").read_bytes()
     body = lxml_html.fromstring(page).xpath("//article/p")
@@ -133,7 +133,7 @@ PAGE_GOLD = (
 
 
 def test_text_input_reaches_peers_as_the_same_lines_wrapped_in_paragraphs():
-    from newsclean.evaluation import keep_everything, lines_as_html, page_inputs
+    from newsclean.train.pages import keep_everything, lines_as_html, page_inputs
 
     inputs = page_inputs(PAGE_HTML, ["html", "text:blocks", "text:html-text"])
     assert inputs["html"][1] == PAGE_HTML and "html" in inputs["html"][0]
@@ -148,7 +148,7 @@ def test_text_input_reaches_peers_as_the_same_lines_wrapped_in_paragraphs():
 
 
 def test_page_metric_names_are_stable():
-    from newsclean.evaluation import page_metric_name
+    from newsclean.train.pages import page_metric_name
 
     assert page_metric_name("html", "l3s-gn1") == "page_f1_l3s_gn1"
     assert page_metric_name("text:html-text", "wcxb") == "page_f1_text_html_text_wcxb"
@@ -158,8 +158,8 @@ def test_page_metric_names_are_stable():
 def test_evaluate_pages_scores_the_cleaner_and_every_peer_on_every_input():
     from types import SimpleNamespace
 
-    from newsclean.cleaning import Cleaner
-    from newsclean.evaluation import evaluate_pages, keep_everything
+    from newsclean.clean.cleaner import Cleaner
+    from newsclean.train.pages import evaluate_pages, keep_everything
 
     class BodyOnly:
         """Calls a paragraph news when it mentions the council: the gold body here."""
@@ -185,7 +185,7 @@ def test_evaluate_pages_scores_the_cleaner_and_every_peer_on_every_input():
 def test_per_page_scores_and_pages_lost_to_a_peer():
     from types import SimpleNamespace
 
-    from newsclean.evaluation import losses_to_peer, score_pages, summarise_pages
+    from newsclean.train.pages import losses_to_peer, score_pages, summarise_pages
 
     class Nothing:
         """Keeps nothing: every page is lost where the peer keeps the body."""
@@ -195,8 +195,8 @@ def test_per_page_scores_and_pages_lost_to_a_peer():
         def predict_proba(self, frame):
             return np.tile([0.0, 0.0, 0.0, 1.0], (len(frame), 1))
 
-    from newsclean.cleaning import Cleaner
-    from newsclean.evaluation import keep_everything
+    from newsclean.clean.cleaner import Cleaner
+    from newsclean.train.pages import keep_everything
 
     pages = [
         SimpleNamespace(corpus="wcxb", doc_id=d, html=PAGE_HTML, gold=PAGE_GOLD, page_type=t)

@@ -1,4 +1,4 @@
-"""newsclean.features: surface statistics, context, HTML columns (text-only input too)."""
+"""newsclean.ml.features: surface statistics, context, HTML columns (text-only input too)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsclean import features
-from newsclean.features import (
+from newsclean.ml import features
+from newsclean.ml.features import (
     SHALLOW_NAMES,
     DenseFeatures,
     container_means,
@@ -315,7 +315,7 @@ NGRAM_TEXTS = [
 def test_char_tfidf_gives_scikit_learns_matrix(ngram_range, min_df):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from newsclean.features import CharTfidf
+    from newsclean.ml.features import CharTfidf
 
     params = dict(analyzer="char_wb", ngram_range=ngram_range, min_df=min_df, sublinear_tf=True)
     expected = TfidfVectorizer(**params).fit(NGRAM_FIT).transform(NGRAM_TEXTS)
@@ -336,7 +336,7 @@ def test_char_tfidf_gives_scikit_learns_matrix(ngram_range, min_df):
 def test_char_tfidf_falls_back_where_numpy_counts_do_not_apply():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from newsclean.features import CharTfidf
+    from newsclean.ml.features import CharTfidf
 
     for params in ({"analyzer": "char", "ngram_range": (1, 3)}, {"lowercase": False}):
         params = {"analyzer": "char_wb", "ngram_range": (2, 4), **params}
@@ -359,7 +359,7 @@ def test_char_tfidf_falls_back_where_numpy_counts_do_not_apply():
 def test_word_tfidf_gives_scikit_learns_matrix(params):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from newsclean.features import WordTfidf
+    from newsclean.ml.features import WordTfidf
 
     params = {"sublinear_tf": True, **params}
     expected = TfidfVectorizer(**params).fit(NGRAM_FIT).transform(NGRAM_TEXTS)
@@ -377,7 +377,7 @@ def test_fast_tfidf_swaps_fitted_vectorizers_inside_models():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    from newsclean.features import CharTfidf, WordTfidf, fast_tfidf
+    from newsclean.ml.features import CharTfidf, WordTfidf, fast_tfidf
 
     model = Pipeline(
         [
@@ -407,7 +407,7 @@ def test_fast_tfidf_swaps_fitted_vectorizers_inside_models():
 def test_css_tokens_vectorise_repeated_class_strings_once_with_the_same_matrix():
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from newsclean.features import CssTokens
+    from newsclean.ml.features import CssTokens
 
     tokens = ["article body", "nav menu", None, "article body", "share", "nav menu", ""] * 3
     frame = pd.DataFrame({"css_tokens": tokens})
@@ -425,7 +425,7 @@ def test_css_tokens_vectorise_repeated_class_strings_once_with_the_same_matrix()
 def test_css_cue_flags_read_what_class_names_say_across_naming_styles():
     """The same thing named three ways on three sites gets the same flag; text input (no
     class names) gets zeros; repeated class strings give the same rows."""
-    from newsclean.features import CSS_CUES, css_cue_flags
+    from newsclean.ml.features import CSS_CUES, css_cue_flags
 
     names = list(CSS_CUES)
     frame = pd.DataFrame(

@@ -1,4 +1,4 @@
-"""newsclean.figures: each figure draws what it says, from small synthetic data, and saves."""
+"""newsclean.train.figures: each figure draws what it says, from small synthetic data, and saves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from newsclean import figures
+from newsclean.train import figures
 
 plt = figures._pyplot()  # pyplot on the Agg backend, as the figures draw
 KINDS = ["news", "boilerplate", "spam"]
@@ -169,7 +169,7 @@ def test_frontier_marks_exactly_the_pareto_optimal_systems(tmp_path):
 
 
 def test_bench_saves_the_frontier_of_its_systems(tmp_path):
-    from newsclean import bench
+    from newsclean.tools import bench
 
     report = {
         "systems": [
@@ -186,7 +186,8 @@ def test_bench_saves_the_frontier_of_its_systems(tmp_path):
 def test_bench_logs_the_frontier_in_its_mlflow_run(tmp_config, tmp_path):
     import mlflow
 
-    from newsclean import bench, tracking
+    from newsclean import tracking
+    from newsclean.tools import bench
 
     systems = [
         {"system": s["system"], "pages_per_s": s["pages_per_s"], "f1_f1": s["f1"]}

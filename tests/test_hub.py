@@ -10,8 +10,8 @@ import time
 import pytest
 
 from newsclean.config import load_config
-from newsclean.sources.base import BuildLog
-from newsclean.sources.hub import (
+from newsclean.data.sources.base import BuildLog
+from newsclean.data.sources.hub import (
     HUB_REPOS,
     HubUnavailableError,
     ag_news_hub,
@@ -20,8 +20,8 @@ from newsclean.sources.hub import (
 
 OFFLINE_SCRIPT = """
 import sys
-from newsclean.sources.base import BuildLog
-from newsclean.sources.hub import HubUnavailableError, ag_news_hub
+from newsclean.data.sources.base import BuildLog
+from newsclean.data.sources.hub import HubUnavailableError, ag_news_hub
 try:
     next(ag_news_hub(BuildLog()))
 except HubUnavailableError as error:

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from clean_support import CLEAN_INPUTS
-from newsclean import batch
-from newsclean.inputs import (
+from newsclean.clean import batch
+from newsclean.clean.inputs import (
     Article,
     InputError,
     RawArticle,
@@ -229,7 +229,7 @@ def test_cli_jsonl_on_a_directory_with_progress_and_exit_status(cleaner_store, t
         [
             sys.executable,
             "-m",
-            "newsclean.cli",
+            "newsclean.tools.cli",
             "clean",
             "--jsonl",
             "--keep",
@@ -261,7 +261,14 @@ def test_cli_jsonl_on_a_directory_with_progress_and_exit_status(cleaner_store, t
 def test_cli_stdin_and_several_files_as_text(cleaner_store):
     page = (CLEAN_INPUTS / "library.html").read_bytes()
     out = subprocess.run(
-        [sys.executable, "-m", "newsclean.cli", "clean", "-", str(CLEAN_INPUTS / "ferry.txt")],
+        [
+            sys.executable,
+            "-m",
+            "newsclean.tools.cli",
+            "clean",
+            "-",
+            str(CLEAN_INPUTS / "ferry.txt"),
+        ],
         input=page,
         env=cleaner_store.env(),
         capture_output=True,
@@ -277,7 +284,7 @@ def test_cli_stdin_and_several_files_as_text(cleaner_store):
 def test_cli_usage_errors(cleaner_store):
     def run(*args):
         return subprocess.run(
-            [sys.executable, "-m", "newsclean.cli", "clean", *args],
+            [sys.executable, "-m", "newsclean.tools.cli", "clean", *args],
             env=cleaner_store.env(),
             capture_output=True,
             text=True,

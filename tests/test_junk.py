@@ -1,4 +1,4 @@
-"""The glued-junk generator and the stripping evaluation (newsclean.junk)."""
+"""The glued-junk generator and the stripping evaluation (newsclean.train.glued_junk)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from newsclean import junk
-from newsclean.cleaning import STRIPPER_FEATURES, Cleaner, CleanerSettings
+from newsclean.clean.cleaner import Cleaner
+from newsclean.clean.junk import STRIPPER_FEATURES
+from newsclean.clean.settings import CleanerSettings
 from newsclean.config import KINDS
+from newsclean.train import glued_junk as junk
 
 
 def test_glue_styles_and_spans():
@@ -99,7 +101,7 @@ def test_tune_respects_the_false_strip_budget(sample_build):
 
 @pytest.mark.slow
 def test_evaluation_matches_what_the_cleaner_does(cleaner_store, cleaner):
-    from newsclean import dataset
+    from newsclean.data import dataset
 
     frame = dataset.load(cleaner_store.config.paths.processed_dir)
     corpus = junk.make_glued(frame, "test", seed=3, glue_rate=0.5)

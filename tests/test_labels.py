@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
+from newsclean.data.labels import apply_label_rules
+from newsclean.data.sources.base import BuildLog
 from newsclean.kindrules import is_byline, is_credit, is_timestamp, rule_for
-from newsclean.labels import apply_label_rules
-from newsclean.sources.base import BuildLog
 
 TIMESTAMPS = [
     "Published at 9:40 a.m.",

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from newsclean.config import KINDS, load_config
-from newsclean.dataset import build
-from newsclean.features import kind_features
-from newsclean.models import (
+from newsclean.data.dataset import build
+from newsclean.ml.features import kind_features
+from newsclean.ml.kind import (
     HierarchicalKind,
     JusTextParagraphs,
     KindRules,
@@ -266,7 +266,7 @@ class _FixedKind:
 
 
 def test_reweighted_kind_moves_the_decision_and_keeps_probabilities_normalised():
-    from newsclean.models import ReweightedKind
+    from newsclean.ml.kind import ReweightedKind
 
     frame = pd.DataFrame({"text": ["a", "b"]})
     plain = ReweightedKind(_FixedKind()).use_fitted((1.0, 1.0, 1.0, 1.0))
@@ -283,7 +283,7 @@ def test_reweighted_kind_moves_the_decision_and_keeps_probabilities_normalised()
 def test_css_cue_stack_adds_one_column_per_cue_and_serves_text_input(sample_frame):
     """``css_cues`` adds the class-name flags (``features.CSS_CUES``) to the second pass; a
     fitted stack still scores a pasted paragraph, which has no class names."""
-    from newsclean.features import CSS_CUES
+    from newsclean.ml.features import CSS_CUES
 
     frame = sample_frame.head(60).copy()
     plain = NeighbourStack(None, neighbours=True)
@@ -300,7 +300,7 @@ def test_css_cue_stack_adds_one_column_per_cue_and_serves_text_input(sample_fram
 
 
 def test_reweighted_kind_with_text_weights_uses_them_for_rows_without_html():
-    from newsclean.models import ReweightedKind
+    from newsclean.ml.kind import ReweightedKind
 
     frame = pd.DataFrame({"text": ["a", "b"], "link_density": [0.1, np.nan]})
     model = ReweightedKind(_FixedKind()).use_fitted((1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 0.5, 1.0))

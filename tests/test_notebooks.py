@@ -45,7 +45,8 @@ def test_notebook_reads_paths_and_store_from_the_config(name):
 @pytest.fixture(scope="module")
 def trained_sample(tmp_path_factory):
     """The sample dataset built and both tasks trained into a temporary tracking store."""
-    from newsclean import dataset, training
+    from newsclean.data import dataset
+    from newsclean.train import pipeline
 
     root = tmp_path_factory.mktemp("notebooks")
     env = {
@@ -58,7 +59,7 @@ def trained_sample(tmp_path_factory):
     config = load_config(environ=env)
     started = time.perf_counter()
     dataset.build(config)
-    training.train_all(config)
+    pipeline.train_all(config)
     print(f"sample build + training: {time.perf_counter() - started:.0f} s")
     return root, env
 

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 
 from newsclean import Cleaner
-from newsclean.cleaning import CleanerSettings
-from newsclean.config import KINDS
-from newsclean.pagepass import (
+from newsclean.clean.pagepass import (
     contiguous_news,
     decide_page,
     fallback_run,
     keep_scores,
     page_confidence,
 )
+from newsclean.clean.settings import CleanerSettings
+from newsclean.config import KINDS
 
 
 def rows(*p_news: float) -> np.ndarray:
@@ -155,7 +155,7 @@ def test_a_byline_inside_the_article_run_stays_dropped():
 
 
 def test_an_article_without_blocks_reports_nothing_of_its_neighbour():
-    from newsclean.inputs import Article
+    from newsclean.clean.inputs import Article
 
     settings = CleanerSettings(contiguity_penalty=0.0, fallback_min_chars=50, fallback_floor=0.2)
     page = [

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from newsclean import server
 from newsclean.config import PROJECT_ROOT, load_config
+from newsclean.tools import server
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +173,7 @@ def test_train_through_the_server_and_read_it_back_over_rest(
         predicted = model.predict(frame)
         assert len(predicted) == 2
 
-        from newsclean import compare
+        from newsclean.tools import compare
 
         team_config = load_config(
             [f"tracking.tracking_uri={url}", f"tracking.artifact_root={tmp_path / 'mlruns'}"],

@@ -1,5 +1,5 @@
 """The cleaner as an MLflow model: the pyfunc in process, the logged model's metadata, and the
-real REST server (``python -m newsclean.serving``, what ``make serve`` runs: ``mlflow models
+real REST server (``python -m newsclean.clean.pyfunc``, what ``make serve`` runs: ``mlflow models
 serve --env-manager local`` on a loopback port)."""
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import pandas as pd
 import pytest
 
 from clean_support import CLEAN_INPUTS, free_port
-from newsclean import serving
-from newsclean.inputs import InputError
+from newsclean.clean import pyfunc
+from newsclean.clean.inputs import InputError
+from newsclean.clean.registry import CLEANER_MODEL_NAME, DEFAULT_MODEL_URI
+from newsclean.train.cleaner import CHAMPION_METRIC
 
 pytestmark = pytest.mark.slow
 
@@ -33,19 +35,19 @@ def test_registered_cleaner_has_signature_example_requirements_and_champion(clea
     from newsclean import tracking
 
     tracking.configure(cleaner_store.config)
-    info = get_model_info(serving.DEFAULT_MODEL_URI)
+    info = get_model_info(DEFAULT_MODEL_URI)
     inputs = {c.name: c for c in info.signature.inputs.inputs}
     assert set(inputs) == {"id", "text", "paragraphs", "html"}
     assert not any(c.required for c in inputs.values())
     assert info.signature.params.to_dict()[0]["name"] == "keep"
     assert info.saved_input_example_info is not None
-    champion = tracking.champion_version(serving.CLEANER_MODEL_NAME)
+    champion = tracking.champion_version(CLEANER_MODEL_NAME)
     assert champion is not None
-    assert float(champion.tags[serving.CHAMPION_METRIC]) == pytest.approx(
-        cleaner_store.summary[serving.CHAMPION_METRIC], abs=1e-6
+    assert float(champion.tags[CHAMPION_METRIC]) == pytest.approx(
+        cleaner_store.summary[CHAMPION_METRIC], abs=1e-6
     )
     assert champion.tags["data"] == "sample" and champion.tags["promotion"]
-    local = mlflow.artifacts.download_artifacts(f"{serving.DEFAULT_MODEL_URI}")
+    local = mlflow.artifacts.download_artifacts(f"{DEFAULT_MODEL_URI}")
     with open(os.path.join(local, "requirements.txt")) as handle:
         requirements = handle.read()
     assert "scikit-learn==" in requirements and "mlflow==" in requirements
@@ -57,7 +59,7 @@ def test_registered_cleaner_has_signature_example_requirements_and_champion(clea
 
 
 def test_summary_row_fits_the_training_results_table(cleaner_store):
-    from newsclean.training import results_table
+    from newsclean.train.runs import results_table
 
     summary = cleaner_store.summary
     table = results_table([summary])
@@ -70,14 +72,14 @@ def test_summary_row_fits_the_training_results_table(cleaner_store):
 def test_loading_a_cleaner_settles_the_garbage_collector(cleaner):
     import gc
 
-    from newsclean.cleaning import GC_THRESHOLDS
+    from newsclean.clean.cleaner import GC_THRESHOLDS
 
     assert gc.get_freeze_count() > 0  # the loaded models are out of the collector's reach
     assert gc.get_threshold()[0] >= GC_THRESHOLDS[0]
 
 
 def test_pyfunc_predict_in_process(cleaner_store, cleaner):
-    model = serving.CleanerModel(cleaner)
+    model = pyfunc.CleanerModel(cleaner)
     frame = pd.DataFrame(
         [
             {"id": "t", "text": (CLEAN_INPUTS / "ferry.txt").read_text()},
@@ -102,7 +104,7 @@ def test_pyfunc_predict_in_process(cleaner_store, cleaner):
     with pytest.raises(MlflowException, match="needs a 'text', 'paragraphs' or 'html'"):
         model.predict(None, pd.DataFrame([{"id": "a", "body": "x"}]))
     with pytest.raises(InputError):
-        serving.records_from_input("just a string")
+        pyfunc.records_from_input("just a string")
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,7 @@ def server(cleaner_store):
     port = free_port()
     log = open(cleaner_store.root / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsclean.serving", "--port", str(port)],
+        [sys.executable, "-m", "newsclean.clean.pyfunc", "--port", str(port)],
         env=cleaner_store.env(),
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""newsclean.sources: every reader's labels on the fake corpora, and every bad input counted.
+"""newsclean.data.sources: every reader's labels on the fake corpora, and every bad input counted.
 
 A reader never raises on a bad record: it logs a drop naming the file and the record (printed
 to stderr, counted in BuildLog.drops or, for problems that cost no row, BuildLog.kept) and goes
@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 
 from newsclean.config import KINDS, PROJECT_ROOT, TOPICS
-from newsclean.sources import SOURCES, iter_documents, pages, select_sources, texts
-from newsclean.sources.base import BuildLog, Document, Drop, Paragraph, check_labels, read_bytes
+from newsclean.data.sources import SOURCES, iter_documents, pages, select_sources, texts
+from newsclean.data.sources.base import (
+    BuildLog,
+    Document,
+    Drop,
+    Paragraph,
+    check_labels,
+    read_bytes,
+)
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 L3S_ID = "3f2c9a10-7b1e-4c55-9d2a-0a1b2c3d4e5f"

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from clean_support import CLEAN_INPUTS
-from newsclean import batch, cli
-from newsclean import spark as nc_spark
+from newsclean.clean import batch
+from newsclean.clean import spark as nc_spark
+from newsclean.tools import cli
 
 BATCH = CLEAN_INPUTS / "batch.jsonl"
 
@@ -71,7 +72,7 @@ def test_package_zip_is_importable_for_executors(tmp_path):
     import sys
 
     archive = nc_spark.package_zip(tmp_path)
-    code = "import newsclean.spark, newsclean.inputs; print(newsclean.spark.__file__)"
+    code = "import newsclean.clean.spark, newsclean.clean.inputs; print(newsclean.clean.spark.__file__)"
     done = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(archive)!r}); {code}"],
         capture_output=True,
@@ -128,7 +129,7 @@ def test_cli_without_a_model_fails_before_starting_spark(tmp_path, capsys):
 def spark():
     pytest.importorskip("pyspark", reason="pyspark (`spark` extra)")
     if nc_spark.java_problem():
-        from newsclean.server import apt_install
+        from newsclean.tools.server import apt_install
 
         reason = apt_install(["openjdk-17-jre-headless"])
         if nc_spark.java_problem():

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 
 from newsclean.config import load_config
-from newsclean.sources.base import BuildLog, Document
-from newsclean.text import text_sha1
-from newsclean.textviews import (
+from newsclean.data.sources.base import BuildLog, Document
+from newsclean.data.textviews import (
     add_text_views,
     chosen_renderings,
     label_lines,
     page_doc_id,
     view_doc_id,
 )
+from newsclean.text import text_sha1
 
 BODY = "The harbour council voted on Monday to add two evening ferry crossings from March."
 OTHER_BODY = "Engineers will inspect both road bridges before they reopen to heavy vehicles."

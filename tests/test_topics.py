@@ -16,18 +16,16 @@ import pandas as pd
 import pytest
 
 from newsclean.config import TOPICS, load_config
-from newsclean.features import CharTfidf, WordTfidf
-from newsclean.topics import (
-    SMOOTHING_GRID,
+from newsclean.ml.features import CharTfidf, WordTfidf
+from newsclean.ml.topic import (
     THRESHOLD_GRID,
     UNKNOWN,
     TopicTagger,
     abstention_curve,
     tag_utility,
     tags_from_proba,
-    topic_rows,
-    tune,
 )
+from newsclean.train.topic import SMOOTHING_GRID, topic_rows, tune
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Names and places the sample does not use: a sample-trained tagger does learn its own places
@@ -169,7 +167,7 @@ def test_tune_picks_values_from_the_grids_and_smoothing_does_not_hurt(tagger, sa
     chosen = tune(model, validation)
     assert chosen["smoothing"] in SMOOTHING_GRID and chosen["threshold"] in THRESHOLD_GRID
     assert model.smoothing == chosen["smoothing"] and model.threshold == chosen["threshold"]
-    from newsclean.topics import macro_f1, top_topic
+    from newsclean.ml.topic import macro_f1, top_topic
 
     tuned = macro_f1(validation["topic"], top_topic(model.predict_proba(validation)))
     assert tuned >= chosen["val_macro_f1_unsmoothed"]
@@ -231,7 +229,9 @@ def test_train_topic_logs_runs_and_moves_the_champion_only_for_a_better_model(tm
     import mlflow
 
     from conftest import config_overrides
-    from newsclean import dataset, topics, tracking
+    from newsclean import tracking
+    from newsclean.data import dataset
+    from newsclean.train import topic as topics
 
     config = load_config(overrides=config_overrides(tmp_path), environ={})
     frame, card = dataset.build(config)
@@ -364,7 +364,7 @@ def test_nb_logreg_scales_words_by_their_topic_ratio_and_calibrates():
 
 
 def test_ensemble_candidates_combine_the_single_candidates_taggers():
-    from newsclean.topics import topic_candidates
+    from newsclean.train.topic import topic_candidates
 
     config = load_config(environ={})
     candidates = topic_candidates(config)

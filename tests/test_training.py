@@ -8,8 +8,10 @@ import pytest
 
 from newsclean import tracking
 from newsclean.config import load_config
-from newsclean.dataset import build
-from newsclean.training import STACKS, results_table, train_all
+from newsclean.data.dataset import build
+from newsclean.train.kind import STACKS
+from newsclean.train.pipeline import train_all
+from newsclean.train.runs import results_table
 from tests.conftest import config_overrides
 
 KEY_METRICS = {
@@ -161,8 +163,7 @@ def test_tuned_weights_fix_an_over_predicted_kind():
     import numpy as np
     import pandas as pd
 
-    from newsclean.models import reweight
-    from newsclean.training import kind_selection_score, tune_kind_weights
+    from newsclean.ml.kind import kind_selection_score, reweight, tune_kind_weights
 
     frame = pd.DataFrame(
         {
@@ -191,7 +192,7 @@ def test_news_thresholds_are_logged_per_page_corpus_on_the_best_run(tmp_config):
     import numpy as np
     import pandas as pd
 
-    from newsclean.training import _news_thresholds
+    from newsclean.train.kind import _news_thresholds
 
     tracking.configure(tmp_config)
     tracking.experiment(tmp_config, "newsclean-test")
@@ -221,9 +222,9 @@ def test_leave_one_corpus_out_cleans_each_held_out_corpus_through_the_cleaner(tm
     from html import escape
     from types import SimpleNamespace
 
-    from newsclean.dataset import build
-    from newsclean.textviews import view_doc_id
-    from newsclean.training import LOCO_SYSTEM, _leave_one_corpus_out
+    from newsclean.data.dataset import build
+    from newsclean.data.textviews import view_doc_id
+    from newsclean.train.loco import LOCO_SYSTEM, leave_one_corpus_out
 
     config = load_config(
         overrides=[
@@ -257,7 +258,7 @@ def test_leave_one_corpus_out_cleans_each_held_out_corpus_through_the_cleaner(tm
     tracking.configure(config)
     tracking.experiment(config, config.tracking.kind_experiment)
     with mlflow.start_run():
-        table, per_page = _leave_one_corpus_out(
+        table, per_page = leave_one_corpus_out(
             rows, pages, pd.DataFrame(), config, "digest", "card"
         )
     assert set(table["held_out"]) == {"wcxb", "dragnet"}

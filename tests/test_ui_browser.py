@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from mlflow_runs import KIND_EXPERIMENT, Child, log_training, store_uri
-from newsclean import compare, server
 from newsclean.config import PROJECT_ROOT, load_config
+from newsclean.tools import compare, server
 
 pytestmark = pytest.mark.slow
 

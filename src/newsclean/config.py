@@ -64,7 +64,7 @@ class DataConfig:
     seed: int = 13
     validation_ratio: float = 0.1
     test_ratio: float = 0.1
-    # "all" or a comma-separated list of source names (see newsclean.sources.SOURCES).
+    # "all" or a comma-separated list of source names (see newsclean.data.sources.SOURCES).
     sources: str = "all"
     # A block counts as news when at least this share of its token 3-grams occur in the gold.
     align_threshold: float = 0.5
@@ -75,9 +75,9 @@ class DataConfig:
     dedup_min_chars: int = 60
     near_dup_jaccard: float = 0.8
     # Read AG News (train and test, 127,600 rows) from the Hugging Face hub through `datasets`
-    # instead of the local test-only copy in corpora/ag-news (see newsclean.sources.hub).
+    # instead of the local test-only copy in corpora/ag-news (see newsclean.data.sources.hub).
     ag_news_hub: bool = False
-    # Text views of the page corpora (newsclean.textviews): the renderings to add, comma-
+    # Text views of the page corpora (newsclean.data.textviews): the renderings to add, comma-
     # separated (segmentation.TEXT_RENDERINGS; "" for none), and the seeded share of pages
     # (in every split) that get one of them. Share 1.0 (2026-12-07, same code): validation
     # page F1 +0.012 on text, +0.003 on HTML, but the kind selection score on validation fell

@@ -1,0 +1,91 @@
+"""Where the cleaner's models come from: the project's MLflow registry.
+
+The names the models are registered under, and loading by URI: a logged cleaner (the pyfunc,
+default its ``champion`` alias) or the kind and topic champions on their own. It returns
+models, never a ``Cleaner``: ``Cleaner.load`` and ``Cleaner.from_champions`` build one, so the
+cleaner and its pyfunc both sit above this module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from newsclean import tracking
+from newsclean.clean.results import ModelNotFoundError
+from newsclean.config import Config, load_config
+
+CLEANER_MODEL_NAME = "newsclean-cleaner"
+KIND_MODEL_NAME = "newsclean-kind"
+TOPIC_MODEL_NAME = "newsclean-topic"
+DEFAULT_MODEL_URI = f"models:/{CLEANER_MODEL_NAME}@champion"
+
+
+def configured(config: Config | None) -> Config:
+    """The given configuration (default: the project's), with MLflow pointed at its store."""
+    config = config or load_config()
+    tracking.configure(config)
+    return config
+
+
+def _not_found(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(
+        marker in text
+        for marker in ("not found", "does not exist", "resource_does_not_exist", "no such file")
+    )
+
+
+def load_python_model(uri: str | None = None, config: Config | None = None) -> Any:
+    """The python model inside a logged cleaner (default: the registered champion in the
+    project's tracking store); ``ModelNotFoundError`` with a hint when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    config = configured(config)
+    uri = uri or DEFAULT_MODEL_URI
+    hint = "run `make train` first" if uri == DEFAULT_MODEL_URI else "check --model"
+    store = config.tracking.tracking_uri
+    sqlite_path = Path(store.removeprefix("sqlite:///"))
+    if uri.startswith("models:/") and store.startswith("sqlite:///") and not sqlite_path.exists():
+        # Say so instead of letting MLflow create an empty store.
+        raise ModelNotFoundError(f"no trained cleaner: no tracking store at {store}; {hint}")
+    try:
+        import warnings
+
+        import mlflow.pyfunc
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "add type hints to predict"
+            model = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as error:
+        if _not_found(error) or isinstance(error, OSError):
+            raise ModelNotFoundError(
+                f"no trained cleaner at {uri} (tracking store {config.tracking.tracking_uri}); "
+                f"{hint}"
+            ) from error
+        raise
+    return model.unwrap_python_model()
+
+
+def load_sklearn(uri: str):
+    import mlflow.sklearn
+
+    return mlflow.sklearn.load_model(uri)
+
+
+def champion_uri(name: str) -> str | None:
+    """``models:/NAME/VERSION`` of the current champion (pinned), or None."""
+    version = tracking.champion_version(name)
+    return None if version is None else f"models:/{name}/{version.version}"
+
+
+def champion_models(
+    config: Config | None = None, kind_uri: str | None = None, topic_uri: str | None = None
+) -> tuple[Any, Any, dict[str, str | None]]:
+    """The kind and topic models (default: the champions) and where they came from."""
+    configured(config)
+    kind_uri = kind_uri or champion_uri(KIND_MODEL_NAME)
+    if kind_uri is None:
+        raise ModelNotFoundError(f"no {KIND_MODEL_NAME} champion; run `make train` first")
+    topic_uri = topic_uri or champion_uri(TOPIC_MODEL_NAME)
+    topic = load_sklearn(topic_uri) if topic_uri else None
+    return load_sklearn(kind_uri), topic, {"kind_model": kind_uri, "topic_model": topic_uri}
