@@ -44,8 +44,8 @@ train: data ## Build the dataset, train kind and topic models, log them to MLflo
 test: setup ## Run the whole test suite (slow tests included), as CI does
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-behaviour: setup ## Behaviour tests (tests/test_behaviour.py) on the registered champion cleaner
-	$(PY) -m pytest tests/test_behaviour.py --cleaner-uri models:/newsclean-cleaner@champion $(PYTEST_ARGS)
+test-behaviour: setup ## Behaviour tests (tests/clean/test_behaviour.py) on the registered champion cleaner
+	$(PY) -m pytest tests/clean/test_behaviour.py --cleaner-uri models:/newsclean-cleaner@champion $(PYTEST_ARGS)
 
 test-fast: setup ## Run the tests that take under a few seconds each
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -59,7 +59,7 @@ format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff format src tests
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000 over the project's store; prints URL, experiments, links
-	$(PY) -m newsclean.tools.server ui --port $(UI_PORT)
+	$(NEWSCLEAN) $(ARGS) ui --port $(UI_PORT)
 
 config: setup ## Print the effective configuration
 	$(NEWSCLEAN) $(ARGS) config
@@ -77,22 +77,23 @@ compare: setup ## Print the last LAST=3 trainings per experiment: candidates, ba
 	$(NEWSCLEAN) $(ARGS) compare --last $(LAST)
 
 server: setup ## Team mode: PostgreSQL + MLflow tracking server on http://127.0.0.1:5001 (Ctrl-C stops)
-	$(PY) -m newsclean.tools.server team --port $(SERVER_PORT)
+	$(NEWSCLEAN) $(ARGS) server --port $(SERVER_PORT)
 
 notebooks: setup ## Execute notebooks/*.ipynb against the project's store into reports/notebooks/
 	$(PY) scripts/run_notebooks.py
 
-# The cleaner as a product: REST service and benchmark (newsclean.clean.pyfunc, newsclean.tools.bench).
+# The cleaner as a product: REST service and benchmark (newsclean serve, newsclean bench).
 SERVE_PORT   ?= 5002
+BENCH_ARGS   ?=
 .PHONY: serve bench
 
 serve: setup ## REST cleaner (mlflow models serve) on 127.0.0.1, port SERVE_PORT=5002
-	$(PY) -m newsclean.clean.pyfunc $(ARGS) --port $(SERVE_PORT)
+	$(NEWSCLEAN) $(ARGS) serve --port $(SERVE_PORT)
 
-bench: setup ## Benchmark the cleaner vs trafilatura, jusText, and Spark vs the CLI: reports/bench.md + MLflow run
-	$(PY) -m newsclean.tools.bench $(ARGS)
+bench: setup ## Benchmark the cleaner vs trafilatura, jusText, and Spark vs the CLI: reports/bench.md + MLflow run (BENCH_ARGS="--max-pages 20")
+	$(NEWSCLEAN) $(ARGS) bench $(BENCH_ARGS)
 
-# Scale out: the registered cleaner over a crawl on Apache Spark (newsclean.clean.spark).
+# Scale out: the registered cleaner over a crawl on Apache Spark (newsclean clean-spark).
 INPUT        ?=
 OUTPUT       ?=
 MASTER       ?= local[*]

@@ -45,14 +45,8 @@ def main() -> int:
     from newsclean.config import KINDS, load_config
     from newsclean.data import dataset
     from newsclean.data.sources.pages import load_page
-    from newsclean.ml.kind import (
-        KIND_COLUMNS,
-        ReweightedKind,
-        champion_design,
-        kind_selection_score,
-        tune_kind_weights,
-    )
-    from newsclean.ml.metrics import news_f1
+    from newsclean.ml.kind import KIND_COLUMNS, ReweightedKind, champion_design, tune_kind_weights
+    from newsclean.ml.metrics import kind_selection_score, news_f1
     from newsclean.train.pages import PAGE_CORPORA, evaluate_pages
 
     config = load_config()

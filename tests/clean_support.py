@@ -1,8 +1,8 @@
 """Helpers for the cleaner tests: a cleaner trained on the bundled sample in a temporary store.
 
-Fitting small models directly (not ``newsclean.train.pipeline.train_all``) keeps the session fixture at a few
-seconds; the cleaner is then built, logged, registered and promoted exactly as ``make train``
-does it (``build_and_register_cleaner``).
+Fitting small models directly (not ``newsclean.train.pipeline.train_all``) keeps the session
+fixture at a few seconds; the cleaner is then built, logged, registered and promoted exactly
+as ``make train`` does it (``build_and_register_cleaner``).
 """
 
 from __future__ import annotations

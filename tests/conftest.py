@@ -140,7 +140,7 @@ def sample_build(tmp_path_factory):
     return config, frame, card
 
 
-# -- the cleaner (tests/test_cleaning.py, test_inputs.py, test_serving.py, test_bench.py) --------
+# -- the cleaner (tests/clean/, tests/tools/test_bench.py) --------
 @pytest.fixture(scope="session")
 def cleaner_store(tmp_path_factory):
     """A temporary MLflow store with sample-trained kind and topic champions and the cleaner
@@ -158,12 +158,12 @@ def cleaner(cleaner_store):
     return Cleaner.load(config=cleaner_store.config)
 
 
-# -- behaviour tests (tests/test_behaviour.py) ---------------------------------------------------
+# -- behaviour tests (tests/clean/test_behaviour.py) ------------------------------------------
 def pytest_addoption(parser):
     parser.addoption(
         "--cleaner-uri",
         default=None,
-        help="run tests/test_behaviour.py on this registered cleaner (e.g. "
+        help="run tests/clean/test_behaviour.py on this registered cleaner (e.g. "
         "models:/newsclean-cleaner@champion in the project's store) instead of the "
         "sample-trained one (`make test-behaviour`)",
     )

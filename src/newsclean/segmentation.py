@@ -112,6 +112,8 @@ ARTICLE_LIKE_WORDS = 8
 # The block fields set by ``_add_container_features``: the one list the dataset, the model
 # input and the cleaner take them from.
 CONTAINER_FIELDS = ("container_share", "in_main_container", "parent_id", "grandparent_id")
+# The paragraph table's columns that come from the page's HTML (empty for text input).
+HTML_COLUMNS = ("html_tag", "link_density", "dom_depth", "css_tokens", *CONTAINER_FIELDS)
 
 
 @dataclass
@@ -136,6 +138,31 @@ class Block:
     grandparent_id: int | None = None
     # Characters per label class, for annotated corpora (e.g. L3S's x-nc-selN spans).
     label_chars: dict[str, int] = field(default_factory=dict)
+
+    def columns(self) -> dict[str, object]:
+        """The block's HTML facts under the paragraph table's column names
+        (``HTML_COLUMNS``): the one mapping from blocks to table rows, in the dataset build,
+        the cleaner and the glued-junk documents."""
+        return {
+            "html_tag": self.tag,
+            "link_density": self.link_density,
+            "dom_depth": self.dom_depth,
+            "css_tokens": self.css_tokens,
+            **{name: getattr(self, name) for name in CONTAINER_FIELDS},
+        }
+
+    @classmethod
+    def from_columns(cls, text: str, columns: dict[str, object]) -> Block:
+        """A block back from a paragraph table row's HTML columns (missing ones are None)."""
+        get = columns.get
+        return cls(
+            text=text,
+            tag=get("html_tag"),
+            link_density=get("link_density"),
+            dom_depth=get("dom_depth"),
+            css_tokens=get("css_tokens"),
+            **{name: get(name) for name in CONTAINER_FIELDS},
+        )
 
 
 def segment_text(text: str) -> list[Block]:

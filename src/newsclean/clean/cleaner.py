@@ -11,14 +11,15 @@
    reported as ``removed_spans``. Which segments are junk is decided by the junk stripper, a
    small classifier over each edge segment's kind probabilities, its paragraph's, the kind of
    join and surface features (``STRIPPER_FEATURES``), fitted on validation documents with
-   junk glued on (``newsclean.train.glued_junk``); without one, by thresholds on the segment's non-news
-   probability (``strip_threshold``, or ``glued_threshold`` when the join had no space). What
-   stays must hold a segment the model calls news, and single short words are never cut;
+   junk glued on (``newsclean.train.glued_junk``); without one, by thresholds on the segment's
+   non-news probability (``strip_threshold``, or ``glued_threshold`` when the join had no
+   space). What stays must hold a segment the model calls news, and single short words are
+   never cut (``newsclean.clean.junk``);
 3. topics for the kept news and teaser paragraphs, from the topic model on the cleaned text.
 
 The stripper, its threshold and the segment mode are chosen on validation data with junk glued
 on and stored with the model (``CleanerSettings``); the false-strip rate on clean news
-paragraphs is capped there (``junk.MAX_FALSE_STRIP_RATE``).
+paragraphs is capped there (``newsclean.train.glued_junk.MAX_FALSE_STRIP_RATE``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from newsclean.clean.settings import CleanerSettings, parse_keep
 from newsclean.config import KINDS, TOPICS
 from newsclean.kindrules import rule_for
 from newsclean.ml.features import HTML_NUMBERS, fast_tfidf
+from newsclean.segmentation import HTML_COLUMNS
 
 # Paragraphs longer than this are classified on their first and last half of it (the output
 # keeps the whole text): a multi-megabyte "paragraph" must not stall a batch.
@@ -95,27 +97,29 @@ def _classify_text(text: str) -> str:
 
 
 def paragraph_frame(articles: Sequence[Article]) -> pd.DataFrame:
-    """One row per paragraph, articles one after another (``doc_id`` = article index)."""
-    doc_ids, positions, texts, tags, css = [], [], [], [], []
-    numbers: dict[str, list[float]] = {name: [] for name in HTML_NUMBERS}
+    """One row per paragraph, articles one after another (``doc_id`` = article index), with
+    the columns the kind model reads (``Block.columns``; missing HTML numbers as NaN)."""
+    doc_ids, positions, texts = [], [], []
+    columns: dict[str, list] = {name: [] for name in HTML_COLUMNS}
     for number, article in enumerate(articles):
         for position, block in enumerate(article.blocks):
             doc_ids.append(str(number))
             positions.append(position)
             texts.append(_classify_text(block.text))
-            tags.append(block.tag)
-            css.append(block.css_tokens)
-            for name, values in numbers.items():
-                value = getattr(block, name)
-                values.append(np.nan if value is None else float(value))
+            for name, value in block.columns().items():
+                columns[name].append(value)
+    numbers = {
+        name: np.array([np.nan if v is None else float(v) for v in columns[name]], dtype=np.float64)
+        for name in HTML_NUMBERS
+    }
     return pd.DataFrame(
         {
             "doc_id": pd.Series(doc_ids, dtype=object),
             "position": np.asarray(positions, dtype=np.int64),
             "text": pd.Series(texts, dtype=object),
-            "html_tag": pd.Series(tags, dtype=object),
-            **{name: np.asarray(values, dtype=np.float64) for name, values in numbers.items()},
-            "css_tokens": pd.Series(css, dtype=object),
+            "html_tag": pd.Series(columns["html_tag"], dtype=object),
+            **numbers,
+            "css_tokens": pd.Series(columns["css_tokens"], dtype=object),
         }
     )
 
@@ -165,8 +169,8 @@ class Cleaner:
         self.topic_model = topic_model
         self.settings = settings or CleanerSettings()
         self.info = dict(info or {})
-        # A classifier over ``STRIPPER_FEATURES`` (newsclean.train.glued_junk.fit_stripper); without one,
-        # the thresholds on the segments' non-news probability decide.
+        # A classifier over ``STRIPPER_FEATURES`` (newsclean.train.glued_junk.fit_stripper);
+        # without one, the thresholds on the segments' non-news probability decide.
         self.stripper = stripper
         # Seconds spent per stage since creation (the benchmark reads them).
         self.stage_seconds: dict[str, float] = {}

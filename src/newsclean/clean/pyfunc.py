@@ -1,17 +1,11 @@
 """The cleaner as one MLflow model: a pyfunc that wraps the kind and topic champions and the
 segmentation, logged with its signature and an input example, registered as
-``newsclean-cleaner`` and promoted with the same rule as the other models.
+``newsclean-cleaner`` and promoted with the same rule as the other models (its build in
+``make train`` is ``newsclean.train.cleaner``).
 
 ``mlflow models serve -m models:/newsclean-cleaner@champion --env-manager local`` (``make
-serve``) then answers ``/invocations`` with one JSON object per article (see ``predict``).
-
-``build_and_register_cleaner`` is what ``make train`` runs after kind and topic: it takes the
-current champions, chooses the junk-stripping settings on validation data with glued junk
-(``newsclean.train.glued_junk``), scores the cleaner on the test split (page-level F1 of the cleaned test
-documents with glued junk, ``test_clean_f1``; junk-stripping precision / recall / false-strip
-rate; page F1 on the real test pages when the corpora are there), logs all of it, and registers
-the cleaner. It becomes the champion when its clean F1 on the validation documents beats the
-current champion's on the same documents (``tracking.promote``, ``val_clean_f1``).
+serve``, ``newsclean serve``) then answers ``/invocations`` with one JSON object per article
+(see ``CleanerModel.predict``).
 """
 
 from __future__ import annotations

@@ -335,8 +335,6 @@ def _note_corpus_agreement(overlap: pd.DataFrame, log: BuildLog) -> None:
 # ------------------------------------------------------------------ newsclean annotate
 
 
-
-
 # One-letter codes used by the batch label files and the interactive tool.
 KEY_CODES = {"n": "news", "t": "teaser", "s": "spam", "b": "boilerplate", "u": UNCLEAR}
 

@@ -29,6 +29,7 @@ from newsclean.ml.features import (
     page_similarity,
     sequence_features,
 )
+from newsclean.ml.metrics import kind_selection_score
 
 UNKNOWN = "unknown"
 REST_KINDS = [k for k in KINDS if k != "news"]
@@ -437,19 +438,6 @@ STACK_VIEWS = ("neighbours", "containers", "sequence", "similarity", "css_cues")
 
 
 KIND_WEIGHT_GRID = tuple(float(w) for w in np.exp(np.linspace(-2.5, 1.5, 17)))
-
-
-def kind_selection_score(frame: pd.DataFrame, proba: np.ndarray) -> float:
-    """What candidates are chosen by: mean of macro-F1 (known kinds) and news F1 (all)."""
-    from sklearn.metrics import f1_score
-
-    predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
-    known = frame["kind"].notna().to_numpy()
-    truth = frame["kind"].to_numpy(dtype=object)[known]
-    present = [k for k in KINDS if k in set(truth)]
-    macro = f1_score(truth, predicted[known], labels=present, average="macro", zero_division=0)
-    news = f1_score(frame["is_news"].to_numpy(dtype=bool), predicted == "news", zero_division=0)
-    return float((macro + news) / 2)
 
 
 def tune_kind_weights(frame: pd.DataFrame, proba: np.ndarray, rounds: int = 3) -> np.ndarray:

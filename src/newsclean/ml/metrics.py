@@ -1,5 +1,6 @@
 """Metrics, named the same way for every model and baseline: classification metrics of the
-kind and topic models, news-vs-rest F1, and the page-level shingle F1 of extracted text."""
+kind and topic models, the kind selection score, the topic tagger's tagging metrics
+(utility, calibration), news-vs-rest F1, and the page-level shingle F1 of extracted text."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+from newsclean.config import KINDS, TOPICS
 
 
 def classification_metrics(
@@ -163,3 +166,62 @@ def page_f1(pairs: list[tuple[str, str]]) -> dict[str, float]:
         "f1": float(f1_of(precision, recall)),
         "pages": len(pairs),
     }
+
+
+# Every right tag earns 1, every wrong tag costs WRONG_TAG_COST, no tag earns nothing. The
+# threshold that maximises this utility on validation is the one the tagger uses.
+WRONG_TAG_COST = 1.0
+
+
+# -- scoring ---------------------------------------------------------------------------------
+def macro_f1(y_true, y_pred) -> float:
+    """Macro-F1 over the topics present in the truth (as ``evaluation`` does)."""
+    present = [t for t in TOPICS if t in set(y_true)]
+    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+
+
+def tag_utility(y_true, tags: list[list[str]]) -> float:
+    """Mean per paragraph of (right tags − WRONG_TAG_COST × wrong tags); no tag scores 0.
+
+    With one true topic per paragraph a tag is worth giving when it is right more often than
+    not, so a second tag only pays where the data really has two topics."""
+    total = 0.0
+    for truth, predicted in zip(y_true, tags, strict=True):
+        right = truth in predicted
+        total += right - WRONG_TAG_COST * (len(predicted) - right)
+    return total / max(len(tags), 1)
+
+
+def expected_calibration_error(y_true, proba: np.ndarray, bins: int = 15) -> float:
+    """ECE of the top-1 probability (equal-width bins)."""
+    y_true = np.asarray(y_true, dtype=object)
+    confidence = proba.max(axis=1)
+    correct = np.asarray(TOPICS, dtype=object)[proba.argmax(axis=1)] == y_true
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total)
+
+
+def mean_log_loss(y_true, proba: np.ndarray) -> float:
+    """Mean negative log-probability of the true topic (columns in TOPICS order)."""
+    index = np.array([TOPICS.index(t) for t in y_true])
+    picked = proba[np.arange(len(index)), index]
+    return float(-np.log(np.clip(picked, 1e-12, 1)).mean())
+
+
+def kind_selection_score(frame: pd.DataFrame, proba: np.ndarray) -> float:
+    """What candidates are chosen by: mean of macro-F1 (known kinds) and news F1 (all)."""
+    from sklearn.metrics import f1_score
+
+    predicted = np.array(KINDS, dtype=object)[proba.argmax(axis=1)]
+    known = frame["kind"].notna().to_numpy()
+    truth = frame["kind"].to_numpy(dtype=object)[known]
+    present = [k for k in KINDS if k in set(truth)]
+    macro = f1_score(truth, predicted[known], labels=present, average="macro", zero_division=0)
+    news = f1_score(frame["is_news"].to_numpy(dtype=bool), predicted == "news", zero_division=0)
+    return float((macro + news) / 2)

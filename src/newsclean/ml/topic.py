@@ -13,10 +13,9 @@ things in order:
    every row of a document does. Without ``doc_id`` each row is its own document;
 3. tags: every topic whose probability reaches ``threshold``, at most ``max_tags``, highest
    first; no tag at all ("unknown") when none does;
-4. ``predict`` returns the top topic per row as scikit-learn estimators do; ``predict_proba``
+4. ``predict`` returns the top topic per row as scikit-learn classifiers do; ``predict_proba``
    the smoothed probabilities; ``predict_tags`` the thresholded tags (an empty list is an
-   abstention); ``tag_table`` all of it as a table a cleaner can use (``topic``, ``tags``,
-   ``p_<topic>``).
+   abstention); ``tag_table`` all of it as one table (``topic``, ``tags``, ``p_<topic>``).
 
 ``smoothing`` and ``threshold`` are chosen on the validation split (``newsclean.train.topic``).
 """
@@ -29,12 +28,12 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from newsclean.config import TOPICS
 from newsclean.ml.features import CharTfidf, WordTfidf
+from newsclean.ml.metrics import tag_utility
 
 UNKNOWN = "unknown"
 
@@ -42,9 +41,6 @@ UNKNOWN = "unknown"
 SHARED_TOPICS = ("world", "business", "sci_tech", "sports")  # BBC News ∩ AG News
 
 
-# Every right tag earns 1, every wrong tag costs WRONG_TAG_COST, no tag earns nothing. The
-# threshold that maximises this utility on validation is the one the tagger uses.
-WRONG_TAG_COST = 1.0
 # The thresholds the tagger's abstention curve is drawn over (and chosen from, on validation).
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.20, 0.951, 0.05))
 
@@ -328,11 +324,17 @@ class TopicTagger(BaseEstimator):
             proba, self.threshold if threshold is None else threshold, self.max_tags
         )
 
-    def tag(self, X: pd.DataFrame) -> list[list[str]]:
-        """Up to ``max_tags`` topics per paragraph, most likely first; [] means unknown."""
+    def predict_tags(self, X: pd.DataFrame) -> list[list[str]]:
+        """Up to ``max_tags`` topics per paragraph, most likely first; [] is an abstention
+        (no topic is probable enough)."""
         return self.tags_from_proba(self.predict_proba(X))
 
-    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The most probable topic per paragraph (labels, as scikit-learn classifiers give;
+        ``predict_tags`` for the thresholded tags with abstention)."""
+        return np.asarray(TOPICS, dtype=object)[self.predict_proba(X).argmax(axis=1)]
+
+    def tag_table(self, X: pd.DataFrame) -> pd.DataFrame:
         """One row per paragraph: ``topic`` (first tag or "unknown"), ``tags`` (comma-joined,
         "" when unknown), ``n_tags`` and ``p_<topic>`` for every topic in TOPICS order."""
         proba = self.predict_proba(X)
@@ -387,27 +389,8 @@ def tags_from_proba(proba: np.ndarray, threshold: float, max_tags: int = 2) -> l
     return tags
 
 
-# -- scoring ---------------------------------------------------------------------------------
-def macro_f1(y_true, y_pred) -> float:
-    """Macro-F1 over the topics present in the truth (as ``evaluation`` does)."""
-    present = [t for t in TOPICS if t in set(y_true)]
-    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
-
-
 def top_topic(proba: np.ndarray) -> np.ndarray:
     return np.array(TOPICS, dtype=object)[proba.argmax(axis=1)]
-
-
-def tag_utility(y_true, tags: list[list[str]]) -> float:
-    """Mean per paragraph of (right tags − WRONG_TAG_COST × wrong tags); no tag scores 0.
-
-    With one true topic per paragraph a tag is worth giving when it is right more often than
-    not, so a second tag only pays where the data really has two topics."""
-    total = 0.0
-    for truth, predicted in zip(y_true, tags, strict=True):
-        right = truth in predicted
-        total += right - WRONG_TAG_COST * (len(predicted) - right)
-    return total / max(len(tags), 1)
 
 
 def abstention_curve(y_true, proba: np.ndarray, max_tags: int = 2) -> pd.DataFrame:
@@ -435,25 +418,3 @@ def abstention_curve(y_true, proba: np.ndarray, max_tags: int = 2) -> pd.DataFra
             }
         )
     return pd.DataFrame(rows)
-
-
-def expected_calibration_error(y_true, proba: np.ndarray, bins: int = 15) -> float:
-    """ECE of the top-1 probability (equal-width bins)."""
-    y_true = np.asarray(y_true, dtype=object)
-    confidence = proba.max(axis=1)
-    correct = top_topic(proba) == y_true
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(total)
-
-
-def mean_log_loss(y_true, proba: np.ndarray) -> float:
-    """Mean negative log-probability of the true topic (columns in TOPICS order)."""
-    index = np.array([TOPICS.index(t) for t in y_true])
-    picked = proba[np.arange(len(index)), index]
-    return float(-np.log(np.clip(picked, 1e-12, 1)).mean())

@@ -30,7 +30,6 @@ experiment ``tracking.bench_experiment`` (``newsclean-bench``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -601,11 +600,10 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def load_test_pages(config, out_dir: Path, max_pages_per_corpus: int = 0) -> list[Page]:
-    """The test pages of every page corpus (raw HTML written to ``out_dir``) with their gold."""
+    """The test pages of every page corpus (``train.pages.test_pages``: the pages and order
+    training scores; raw HTML written to ``out_dir``) with their gold."""
     from newsclean.data import dataset
-    from newsclean.data.sources.pages import load_page
-    from newsclean.data.textviews import html_rows
-    from newsclean.train.pages import PAGE_CORPORA
+    from newsclean.train.pages import test_pages
 
     corpora_dir = config.paths.corpora_dir
     if corpora_dir is None or not Path(corpora_dir).is_dir():
@@ -613,20 +611,12 @@ def load_test_pages(config, out_dir: Path, max_pages_per_corpus: int = 0) -> lis
             "the benchmark needs the real corpora (paths.corpora_dir); none configured"
         )
     frame = dataset.load(config.paths.processed_dir)
-    pages = []
     out_dir.mkdir(parents=True, exist_ok=True)
-    for corpus in PAGE_CORPORA:
-        part = frame[(frame["source"] == corpus) & (frame["split"] == "test") & html_rows(frame)]
-        doc_ids = sorted(part["doc_id"].unique())
-        if max_pages_per_corpus:
-            doc_ids = doc_ids[:max_pages_per_corpus]
-        for doc_id in doc_ids:
-            case = load_page(corpus, doc_id, Path(corpora_dir))
-            if case is None:
-                continue
-            path = out_dir / f"{corpus}--{doc_id.replace('/', '_')}.html"
-            path.write_bytes(case.html)
-            pages.append(Page(corpus, doc_id, str(path), case.gold))
+    pages = []
+    for case in test_pages(frame[frame["split"] == "test"], config, max_pages_per_corpus):
+        path = out_dir / f"{case.corpus}--{case.doc_id.replace('/', '_')}.html"
+        path.write_bytes(case.html)
+        pages.append(Page(case.corpus, case.doc_id, str(path), case.gold))
     return pages
 
 
@@ -1108,27 +1098,18 @@ def _check_model(model_uri: str | None, tracking: dict[str, str]) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    from newsclean.config import load_config
-
-    parser = argparse.ArgumentParser(
-        prog="python -m newsclean.tools.bench", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--model", metavar="URI", help="cleaner model (default: the champion)")
-    parser.add_argument("--max-pages", type=int, default=0, help="test pages per corpus (0 = all)")
-    parser.add_argument("--scale-base", type=int, default=SCALE_BASE_PAGES, help="pages at 1×")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per system (best kept)")
-    parser.add_argument("--workers", type=int, help="processes for the batch run (default: all)")
-    parser.add_argument(
-        "--spark-articles",
-        type=int,
-        default=SPARK_ARTICLES,
-        help=f"articles in the Spark section's batch (default {SPARK_ARTICLES}; 0: no Spark)",
-    )
-    parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
-    args = parser.parse_args(argv)
-    config = load_config(args.overrides)
+def main(
+    config,
+    model_uri: str | None = None,
+    max_pages: int = 0,
+    scale_base: int = SCALE_BASE_PAGES,
+    repeats: int = 2,
+    workers: int | None = None,
+    spark_articles: int = SPARK_ARTICLES,
+    log_mlflow: bool = True,
+) -> int:
+    """``newsclean bench`` (``make bench``): every system on the test pages, one core each;
+    writes reports/bench.md and bench.json and logs an MLflow run."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     tracking = {
         "tracking.tracking_uri": config.tracking.tracking_uri,
@@ -1136,31 +1117,27 @@ def main(argv: list[str] | None = None) -> int:
     }
     # Checked in a fresh process: loading a model puts its logged code first on sys.path,
     # which the measured processes would inherit (and run that copy of newsclean).
-    problem = _in_fresh_process(_check_model, args.model, tracking)
+    problem = _in_fresh_process(_check_model, model_uri, tracking)
     if problem:
         print(f"bench: {problem}", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="newsclean-bench-") as tmp:
         try:
-            pages = load_test_pages(config, Path(tmp) / "pages", args.max_pages)
+            pages = load_test_pages(config, Path(tmp) / "pages", max_pages)
         except FileNotFoundError as error:
             print(f"bench: {error}", file=sys.stderr)
             return 1
         report = run(
             config,
             pages,
-            args.model,
-            scale_base=args.scale_base,
-            repeats=args.repeats,
-            workers=args.workers,
-            log_mlflow=not args.no_mlflow,
-            spark_articles=args.spark_articles,
+            model_uri,
+            scale_base=scale_base,
+            repeats=repeats,
+            workers=workers,
+            log_mlflow=log_mlflow,
+            spark_articles=spark_articles,
             work_dir=Path(tmp),
         )
     print(markdown(report))
     print(f"written: {config.paths.reports_dir / 'bench.md'} and bench.json", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

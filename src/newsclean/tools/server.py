@@ -1,9 +1,9 @@
 """Local services on loopback: the MLflow UI over the project's store, and a team tracking server.
 
-- ``python -m newsclean.tools.server ui`` (``make ui``): writes our saved runs-page view into each
+- ``newsclean ui`` (``make ui``): writes our saved runs-page view into each
   experiment, starts ``mlflow ui`` on 127.0.0.1 with an explicit backend store and artifact
   root, waits until it answers and prints its URL, the experiments and links into them.
-- ``python -m newsclean.tools.server team`` (``make server``): a PostgreSQL cluster of our own (Debian's
+- ``newsclean server`` (``make server``): a PostgreSQL cluster of our own (Debian's
   ``postgresql`` package: ``initdb``/``pg_ctl``, a free loopback port, a unix socket folder we
   own) and an MLflow tracking server on it (``--backend-store-uri postgresql://…``, artifacts
   proxied by the server into a local folder). ``make train TRACKING_URI=http://127.0.0.1:5001``
@@ -16,7 +16,6 @@ are stopped by killing it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import os
@@ -34,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsclean.config import Config, load_config
+from newsclean.config import Config
 
 LOOPBACK = "127.0.0.1"
 PG_USER = "newsclean"
@@ -603,41 +602,20 @@ def cmd_team(config: Config, folder: Path, port: int) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m newsclean.tools.server",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    ui = commands.add_parser("ui", help="the MLflow UI over the project's store")
-    ui.add_argument("--port", type=int, default=5000)
-    team = commands.add_parser("team", help="PostgreSQL + an MLflow tracking server")
-    team.add_argument("--port", type=int, default=5001)
-    team.add_argument(
-        "--dir",
-        type=Path,
-        help="PostgreSQL cluster and artifact store (default <tracking.artifact_root>/team-server)",
-    )
-    args = parser.parse_args(argv)
-    config = load_config()
+def main(config: Config, command: str, port: int, folder: Path | None = None) -> int:
+    """``newsclean ui`` / ``newsclean server``: run the MLflow UI (``command == "ui"``) or the
+    team server until Ctrl-C or SIGTERM, stopping whatever was started."""
     # SIGTERM (a killed `make`, a CI timeout) unwinds like Ctrl-C, so the finally blocks stop
     # the servers we started, whatever stage we are at.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even if inherited ignored
     try:
-        if args.command == "ui":
-            return cmd_ui(config, args.port)
-        return cmd_team(
-            config, args.dir or config.tracking.artifact_root / "team-server", args.port
-        )
+        if command == "ui":
+            return cmd_ui(config, port)
+        return cmd_team(config, folder or config.tracking.artifact_root / "team-server", port)
     except (RuntimeError, TimeoutError) as error:
-        print(f"newsclean {args.command}: {error}", file=sys.stderr)
+        print(f"newsclean {command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; servers stopped.", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

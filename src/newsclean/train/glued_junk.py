@@ -44,7 +44,7 @@ from newsclean.clean.junk import (
     spans_from_decision,
 )
 from newsclean.clean.settings import SEGMENT_MODES, CleanerSettings
-from newsclean.segmentation import CONTAINER_FIELDS, Block
+from newsclean.segmentation import HTML_COLUMNS, Block
 
 JUNK_KINDS = ("spam", "teaser", "boilerplate")
 # P(fragment at the start of the paragraph) per junk kind; the rest go at the end.
@@ -146,16 +146,8 @@ def make_glued(
                 where = "start" if rng.random() < START_SHARE[junk_kind] else "end"
                 style = styles[rng.choice(len(styles), p=np.array(weights))]
                 text, start, end = glue(row.text, fragment, where, style)
-            blocks.append(
-                Block(
-                    text=text,
-                    tag=_none(row.html_tag),
-                    link_density=_none(row.link_density),
-                    dom_depth=_none(row.dom_depth),
-                    css_tokens=_none(row.css_tokens),
-                    **{name: _none(getattr(row, name, None)) for name in CONTAINER_FIELDS},
-                )
-            )
+            columns = {name: _none(getattr(row, name, None)) for name in HTML_COLUMNS}
+            blocks.append(Block.from_columns(text, columns))
             records.append(
                 {
                     "article": article_number,

@@ -19,13 +19,14 @@ import pandas as pd
 from newsclean import tracking
 from newsclean.config import KINDS, Config
 from newsclean.ml.features import PAGE_COLUMNS
-from newsclean.ml.kind import (
-    KIND_COLUMNS,
-    STACK_VIEWS,
+from newsclean.ml.kind import KIND_COLUMNS, STACK_VIEWS, tune_kind_weights
+from newsclean.ml.metrics import (
+    classification_metrics,
     kind_selection_score,
-    tune_kind_weights,
+    news_f1,
+    per_source_report,
+    worst_errors,
 )
-from newsclean.ml.metrics import classification_metrics, news_f1, per_source_report, worst_errors
 from newsclean.segmentation import CONTAINER_FIELDS
 from newsclean.train.figures import confusion_figure, log_figure, page_table_figure
 from newsclean.train.loco import leave_one_corpus_out, wcxb_page_types

@@ -232,14 +232,17 @@ def losses_to_peer(
 PAGE_CORPORA = ["l3s-gn1", "dragnet", "cleaneval", "wcxb", "readability-testpages"]
 
 
-def test_pages(test: pd.DataFrame, config: Config) -> list:
-    """The test pages of the page-level evaluation: per page corpus, a seeded order of its
-    test pages (HTML rows only), the first ``page_eval_max_pages``, raw HTML and gold."""
+def test_pages(test: pd.DataFrame, config: Config, max_pages: int | None = None) -> list:
+    """The test pages of the page-level evaluation, the one loader of them (training, the
+    cleaner's build and ``make bench`` score the same pages in the same order): per page
+    corpus, a seeded order of its test pages (HTML rows only), the first ``max_pages``
+    (default ``model.page_eval_max_pages``; 0 for all), raw HTML and gold."""
     from newsclean.data.sources.pages import load_page
 
     corpora_dir = config.paths.corpora_dir
     if corpora_dir is None:
         return []
+    limit = config.model.page_eval_max_pages if max_pages is None else max_pages
     html = html_rows(test)
     pages = []
     for corpus in PAGE_CORPORA:
@@ -247,8 +250,8 @@ def test_pages(test: pd.DataFrame, config: Config) -> list:
             test.loc[html & (test["source"] == corpus), "doc_id"].unique(),
             key=lambda d: hashlib.sha256(f"{config.data.seed}:{d}".encode()).digest(),
         )
-        if config.model.page_eval_max_pages:
-            doc_ids = doc_ids[: config.model.page_eval_max_pages]
+        if limit:
+            doc_ids = doc_ids[:limit]
         pages += [p for p in (load_page(corpus, d, corpora_dir) for d in doc_ids) if p]
     return pages
 

@@ -18,18 +18,14 @@ import pandas as pd
 from sklearn.metrics import accuracy_score
 
 from newsclean.config import TOPICS, Config
-from newsclean.ml.topic import (
-    MODEL_INPUT,
-    SHARED_TOPICS,
+from newsclean.ml.metrics import (
     WRONG_TAG_COST,
-    TopicTagger,
-    abstention_curve,
     expected_calibration_error,
     macro_f1,
     mean_log_loss,
     tag_utility,
-    top_topic,
 )
+from newsclean.ml.topic import MODEL_INPUT, SHARED_TOPICS, TopicTagger, abstention_curve, top_topic
 from newsclean.train.runs import cap
 
 SMOOTHING_GRID = tuple(round(a, 2) for a in np.arange(0.0, 1.0001, 0.1))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsclean.config import KINDS, TOPICS
-from newsclean.segmentation import CONTAINER_FIELDS, Block
+from newsclean.segmentation import Block
 
 
 @dataclass
@@ -38,15 +38,7 @@ class Paragraph:
 
     @classmethod
     def from_block(cls, block: Block, **labels: object) -> Paragraph:
-        return cls(
-            text=block.text,
-            html_tag=block.tag,
-            link_density=block.link_density,
-            dom_depth=block.dom_depth,
-            css_tokens=block.css_tokens,
-            **{name: getattr(block, name) for name in CONTAINER_FIELDS},
-            **labels,  # type: ignore[arg-type]
-        )
+        return cls(text=block.text, **block.columns(), **labels)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -17,17 +17,17 @@ import pytest
 
 from newsclean.config import TOPICS, load_config
 from newsclean.ml.features import CharTfidf, WordTfidf
+from newsclean.ml.metrics import tag_utility
 from newsclean.ml.topic import (
     THRESHOLD_GRID,
     UNKNOWN,
     TopicTagger,
     abstention_curve,
-    tag_utility,
     tags_from_proba,
 )
 from newsclean.train.topic import SMOOTHING_GRID, topic_rows, tune
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 # Names and places the sample does not use: a sample-trained tagger does learn its own places
 # (it ties "Santa Veria", the setting of a travel story, to lifestyle), which is a fact about
 # a few hundred paragraphs of training text, not about the tagger.
@@ -112,15 +112,18 @@ def test_tags_are_at_most_two_highest_first_and_empty_when_unsure():
     assert tags_from_proba(proba, 0.3)[3] == ["world", "business"]
 
 
-def test_predict_gives_a_table_a_cleaner_can_use(tagger):
+def test_predict_gives_labels_and_tags_abstain_on_their_own(tagger):
     texts = ["The striker scored twice in the final.", "zzz qqq"]
-    tagger_copy = with_params(tagger, threshold=0.99)  # so high that everything is unknown
-    table = tagger_copy.predict(frame_of(texts))
+    tagger_copy = with_params(tagger, threshold=0.99)  # so high that every tag abstains
+    labels = tagger_copy.predict(frame_of(texts))
+    assert labels.shape == (2,) and set(labels) <= set(TOPICS)  # labels, as sklearn gives
+    assert labels[0] == "sports"
+    assert tagger_copy.predict_tags(frame_of(texts)) == [[], []]
+    table = tagger_copy.tag_table(frame_of(texts))
     assert list(table.columns[:3]) == ["topic", "tags", "n_tags"]
     assert [c for c in table.columns if c.startswith("p_")] == [f"p_{t}" for t in TOPICS]
     assert (table["topic"] == UNKNOWN).all() and (table["tags"] == "").all()
-    assert tagger_copy.tag(frame_of(texts)) == [[], []]
-    assert tagger.predict(frame_of(texts[:1]))["topic"].iloc[0] == "sports"
+    assert tagger.predict_tags(frame_of(texts[:1]))[0][0] == "sports"
 
 
 # ------------------------------------------------------------------------ document smoothing
@@ -167,7 +170,8 @@ def test_tune_picks_values_from_the_grids_and_smoothing_does_not_hurt(tagger, sa
     chosen = tune(model, validation)
     assert chosen["smoothing"] in SMOOTHING_GRID and chosen["threshold"] in THRESHOLD_GRID
     assert model.smoothing == chosen["smoothing"] and model.threshold == chosen["threshold"]
-    from newsclean.ml.topic import macro_f1, top_topic
+    from newsclean.ml.metrics import macro_f1
+    from newsclean.ml.topic import top_topic
 
     tuned = macro_f1(validation["topic"], top_topic(model.predict_proba(validation)))
     assert tuned >= chosen["val_macro_f1_unsmoothed"]
@@ -192,9 +196,9 @@ def test_tag_utility_rewards_right_tags_and_punishes_wrong_ones():
 def test_minimum_functionality_on_short_paragraphs(tagger):
     rows = read_fixture("topics_minimum.txt")
     truth = [topic for topic, _ in rows]
-    predicted = tagger.predict(frame_of([text for _, text in rows]))["topic"]
+    predicted = tagger.predict(frame_of([text for _, text in rows]))
     # A few hundred sample paragraphs are little to learn from; the real model does better.
-    right = predicted.to_numpy() == np.array(truth)
+    right = predicted == np.array(truth)
     wrong = [
         (t, p, text) for (t, text), p, ok in zip(rows, predicted, right, strict=True) if not ok
     ]
@@ -272,9 +276,10 @@ def test_train_topic_logs_runs_and_moves_the_champion_only_for_a_better_model(tm
     # The champion serves through pyfunc, with or without doc_id.
     model = mlflow.pyfunc.load_model("models:/newsclean-topic@champion")
     out = model.predict(pd.DataFrame({"text": ["The striker scored twice.", "Profits rose."]}))
-    assert list(out.columns[:3]) == ["topic", "tags", "n_tags"] and len(out) == 2
+    assert len(out) == 2 and set(out) <= set(TOPICS)
     sklearn_model = mlflow.sklearn.load_model("models:/newsclean-topic@champion")
-    assert len(sklearn_model.tag(pd.DataFrame({"text": ["The striker scored twice."]}))[0]) <= 2
+    tags = sklearn_model.predict_tags(pd.DataFrame({"text": ["The striker scored twice."]}))
+    assert len(tags[0]) <= 2
 
     # Same data, same seed: the same score does not beat the champion.
     second = topics.train_topic(frame, config, digest, card)
@@ -308,7 +313,7 @@ def test_an_ensemble_averages_its_members_probabilities():
     np.testing.assert_allclose(model.paragraph_proba(new), expected)
     assert list(model.classes_) == list(TOPICS)
     assert model.trained_topics_ == ("world", "business", "sports")
-    assert model.predict(new)["topic"].tolist() == ["sports", "business"]
+    assert model.predict(new).tolist() == ["sports", "business"]
     # Smoothing and tags work on the mean as on a single tagger.
     smoothed = with_params(model, smoothing=1.0).predict_proba(
         frame_of(new["text"].tolist(), doc_id=["d", "d"])
@@ -354,7 +359,7 @@ def test_nb_logreg_scales_words_by_their_topic_ratio_and_calibrates():
     new = frame_of(["the striker scored in the league", "the minister won the vote"])
     proba = model.predict_proba(new)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
-    assert model.predict(new)["topic"].tolist() == ["sports", "world"]
+    assert model.predict(new).tolist() == ["sports", "world"]
     nb = model.pipeline_.named_steps["classifier"].calibrated_classifiers_[0].estimator
     words = model.pipeline_.named_steps["features"].vocabulary_
     # The calibration wrapper fits it on encoded labels, in the pipeline's class order.

@@ -106,7 +106,7 @@ def test_every_peer_extracts_an_article_and_survives_broken_input(peer):
 
     from newsclean.train.pages import PEERS
 
-    page = (Path(__file__).parent / "fixtures" / "pages" / "long_article.html").read_bytes()
+    page = (Path(__file__).parents[1] / "fixtures" / "pages" / "long_article.html").read_bytes()
     body = lxml_html.fromstring(page).xpath("//article/p")
     gold = "\n".join(p.text_content() for p in body)
     precision, recall = page_shingle_scores(PEERS[peer](page), gold)

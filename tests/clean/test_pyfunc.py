@@ -1,5 +1,5 @@
 """The cleaner as an MLflow model: the pyfunc in process, the logged model's metadata, and the
-real REST server (``python -m newsclean.clean.pyfunc``, what ``make serve`` runs: ``mlflow models
+real REST server (``newsclean serve``, what ``make serve`` runs: ``mlflow models
 serve --env-manager local`` on a loopback port)."""
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def server(cleaner_store):
     port = free_port()
     log = open(cleaner_store.root / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsclean.clean.pyfunc", "--port", str(port)],
+        [sys.executable, "-m", "newsclean", "serve", "--port", str(port)],
         env=cleaner_store.env(),
         stdout=log,
         stderr=subprocess.STDOUT,

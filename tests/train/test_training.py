@@ -163,7 +163,8 @@ def test_tuned_weights_fix_an_over_predicted_kind():
     import numpy as np
     import pandas as pd
 
-    from newsclean.ml.kind import kind_selection_score, reweight, tune_kind_weights
+    from newsclean.ml.kind import reweight, tune_kind_weights
+    from newsclean.ml.metrics import kind_selection_score
 
     frame = pd.DataFrame(
         {

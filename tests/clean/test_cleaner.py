@@ -308,7 +308,7 @@ def test_cleaner_load_without_a_trained_model_says_run_make_train(tmp_config):
 @pytest.mark.slow
 def test_cli_cleans_one_text_file_to_stdout(cleaner_store, cleaner):
     out = subprocess.run(
-        [sys.executable, "-m", "newsclean.tools.cli", "clean", str(CLEAN_INPUTS / "ferry.txt")],
+        [sys.executable, "-m", "newsclean", "clean", str(CLEAN_INPUTS / "ferry.txt")],
         env=cleaner_store.env(),
         capture_output=True,
         text=True,
@@ -323,7 +323,7 @@ def test_cli_cleans_one_text_file_to_stdout(cleaner_store, cleaner):
 @pytest.mark.slow
 def test_cli_no_topics_gives_the_same_text_without_topics(cleaner_store, cleaner):
     out = subprocess.run(
-        [sys.executable, "-m", "newsclean.tools.cli", "clean", "--jsonl", "--no-topics"]
+        [sys.executable, "-m", "newsclean", "clean", "--jsonl", "--no-topics"]
         + [str(CLEAN_INPUTS / "ferry.txt")],
         env=cleaner_store.env(),
         capture_output=True,
@@ -346,7 +346,7 @@ def test_cli_without_a_model_prints_one_line_and_fails(tmp_path):
         [
             sys.executable,
             "-m",
-            "newsclean.tools.cli",
+            "newsclean",
             *args,
             "clean",
             str(CLEAN_INPUTS / "ferry.txt"),

@@ -229,7 +229,7 @@ def test_cli_jsonl_on_a_directory_with_progress_and_exit_status(cleaner_store, t
         [
             sys.executable,
             "-m",
-            "newsclean.tools.cli",
+            "newsclean",
             "clean",
             "--jsonl",
             "--keep",
@@ -264,7 +264,7 @@ def test_cli_stdin_and_several_files_as_text(cleaner_store):
         [
             sys.executable,
             "-m",
-            "newsclean.tools.cli",
+            "newsclean",
             "clean",
             "-",
             str(CLEAN_INPUTS / "ferry.txt"),
@@ -284,7 +284,7 @@ def test_cli_stdin_and_several_files_as_text(cleaner_store):
 def test_cli_usage_errors(cleaner_store):
     def run(*args):
         return subprocess.run(
-            [sys.executable, "-m", "newsclean.tools.cli", "clean", *args],
+            [sys.executable, "-m", "newsclean", "clean", *args],
             env=cleaner_store.env(),
             capture_output=True,
             text=True,

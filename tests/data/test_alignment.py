@@ -8,7 +8,7 @@ import pytest
 
 from newsclean.data.alignment import GoldIndex, align
 
-GOLD = (Path(__file__).parent / "fixtures" / "gold" / "storm.txt").read_text(encoding="utf-8")
+GOLD = (Path(__file__).parents[1] / "fixtures" / "gold" / "storm.txt").read_text(encoding="utf-8")
 BODY = (
     "Residents were told to share cars and avoid the pass road until Friday, when engineers"
     " will inspect the rock face above the tunnel."

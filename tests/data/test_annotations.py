@@ -283,7 +283,9 @@ def test_cohen_kappa_edge_cases():
 def test_sampler_is_deterministic_and_stratified():
     frame = make_frame(n_docs=10)
     first = annotate.sample_for_annotation(frame, 40, seed=7, n_check=6)
-    again = annotate.sample_for_annotation(frame.sample(frac=1, random_state=3), 40, seed=7, n_check=6)
+    again = annotate.sample_for_annotation(
+        frame.sample(frac=1, random_state=3), 40, seed=7, n_check=6
+    )
     cols = ["source", "doc_id", "position"]
     pd.testing.assert_frame_equal(
         first[cols].sort_values(cols).reset_index(drop=True),

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-BEHAVIOUR = Path(__file__).parent / "fixtures" / "behaviour"
+BEHAVIOUR = Path(__file__).parents[1] / "fixtures" / "behaviour"
 TYPICAL = (BEHAVIOUR / "typical_article.txt").read_text(encoding="utf-8")
 PROMO = "Claim a 150% welcome bonus up to £500!"
 

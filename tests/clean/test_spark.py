@@ -72,14 +72,17 @@ def test_package_zip_is_importable_for_executors(tmp_path):
     import sys
 
     archive = nc_spark.package_zip(tmp_path)
-    code = "import newsclean.clean.spark, newsclean.clean.inputs; print(newsclean.clean.spark.__file__)"
+    code = (
+        "import newsclean.clean.spark, newsclean.clean.inputs; "
+        "print(newsclean.clean.spark.__file__)"
+    )
     done = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(archive)!r}); {code}"],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert done.stdout.strip() == str(archive / "newsclean" / "spark.py")
+    assert done.stdout.strip() == str(archive / "newsclean" / "clean" / "spark.py")
 
 
 def test_missing_java_is_a_clear_message(monkeypatch):
