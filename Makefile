@@ -50,9 +50,10 @@ test-behaviour: setup ## Behaviour tests (tests/clean/test_behaviour.py) on the 
 test-fast: setup ## Run the tests that take under a few seconds each
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: setup ## Check style with ruff
+lint: setup ## Check style with ruff and the import layers (import-linter contracts in pyproject.toml)
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/lint-imports
 
 format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix src tests

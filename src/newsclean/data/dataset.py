@@ -26,6 +26,7 @@ from newsclean.data.labels import apply_label_rules
 from newsclean.data.sources import SOURCES, BuildLog, Document, iter_documents, select_sources
 from newsclean.data.sources.base import check_labels
 from newsclean.data.textviews import add_text_views
+from newsclean.progress import steps
 from newsclean.segmentation import CONTAINER_FIELDS
 from newsclean.text import normalise, text_sha1, unit_hash
 
@@ -162,7 +163,7 @@ def collect(config: Config, log: BuildLog) -> list[Document]:
         names = ["sample"]
     log.note("sources", names)
     documents: list[Document] = []
-    for name in names:
+    for name in steps(names, "data: sources"):
         started = time.perf_counter()
         count = 0
         for doc in iter_documents(

@@ -649,6 +649,7 @@ def run(
     Spark section; ``python -m newsclean.tools.bench`` asks for ``SPARK_ARTICLES``), written under
     ``work_dir`` (default: the system's temporary directory)."""
     from newsclean.clean.batch import default_workers
+    from newsclean.progress import steps
     from newsclean.train.pages import HTML_INPUT, PEERS
 
     if not pages:
@@ -665,7 +666,7 @@ def run(
     load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else []
     started = time.perf_counter()
     results = {}
-    for system in systems:
+    for system in steps(systems, "bench: systems"):
         print(f"bench: {system} on {len(pages)} pages (one core)...", file=sys.stderr)
         results[system] = _in_fresh_process(
             measure_system, system, paths, cpu, model_uri, tracking, scale_base, scales, repeats

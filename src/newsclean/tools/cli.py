@@ -504,23 +504,14 @@ def annotate_merge(
 def main(argv: list[str] | None = None) -> int:
     """Run the app; return its exit status (the console script and tests call this)."""
     try:
-        status = app(args=argv, prog_name="newsclean", standalone_mode=False)
-    except typer.Exit as done:
-        return done.exit_code
+        app(args=argv, prog_name="newsclean")  # usage errors print and exit 2, as click does
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except (FileNotFoundError, FileExistsError) as error:
         typer.echo(f"newsclean: {error}", err=True)
         return 1
-    except Exception as error:  # click's usage errors, raised without standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return error.exit_code
-        if isinstance(error, click.exceptions.Abort):
-            typer.echo("aborted", err=True)
-            return 1
-        raise
-    return status if isinstance(status, int) else 0
+    return 0
 
 
 if __name__ == "__main__":

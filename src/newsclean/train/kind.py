@@ -27,6 +27,7 @@ from newsclean.ml.metrics import (
     per_source_report,
     worst_errors,
 )
+from newsclean.progress import steps
 from newsclean.segmentation import CONTAINER_FIELDS
 from newsclean.train.figures import confusion_figure, log_figure, page_table_figure
 from newsclean.train.loco import leave_one_corpus_out, wcxb_page_types
@@ -173,7 +174,8 @@ def train_kind(frame: pd.DataFrame, config: Config, digest: str, card: dict) -> 
         fitted: dict[str, object] = {}
         # What every kind child run needs besides its model: the splits and the run tags.
         context = (train, validation, test, config, digest, card_summary)
-        for run_name, role, build, params in kind_candidates(config):
+        candidates = kind_candidates(config)
+        for run_name, role, build, params in steps(candidates, "train kind: candidates"):
             model = build()
             result = _kind_run(
                 run_name,

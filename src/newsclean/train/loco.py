@@ -13,6 +13,7 @@ from newsclean import tracking
 from newsclean.config import Config
 from newsclean.data.textviews import html_rows
 from newsclean.ml.kind import KIND_COLUMNS, STACK_VIEWS, champion_design, tune_kind_weights
+from newsclean.progress import steps
 from newsclean.train.figures import log_figure, page_table_figure
 from newsclean.train.pages import metric_name
 from newsclean.train.runs import cap
@@ -71,7 +72,7 @@ def leave_one_corpus_out(
     train_rows = rows[rows["split"] == "train"]
     validation = rows[rows["split"] == "validation"]
     tables, held_out_scores = [], []
-    for corpus in LOCO_CORPORA:
+    for corpus in steps(LOCO_CORPORA, "train kind: leave-one-corpus-out folds"):
         corpus_pages = _loco_pages(corpus, rows, pages, config)
         if not corpus_pages:
             continue

@@ -26,6 +26,7 @@ from newsclean.ml.metrics import (
     tag_utility,
 )
 from newsclean.ml.topic import MODEL_INPUT, SHARED_TOPICS, TopicTagger, abstention_curve, top_topic
+from newsclean.progress import steps
 from newsclean.train.runs import cap
 
 SMOOTHING_GRID = tuple(round(a, 2) for a in np.arange(0.0, 1.0001, 0.1))
@@ -500,7 +501,7 @@ def train_topic(frame: pd.DataFrame, config: Config, digest: str, card: dict) ->
         _log_datasets({"train": train, "validation": validation, "test": test}, digest, config)
         results = [
             _run_candidate(candidate, config, train, validation, test, digest, card_summary)
-            for candidate in topic_candidates(config)
+            for candidate in steps(topic_candidates(config), "train topic: candidates")
         ]
         best = max(results, key=lambda r: r["metrics"]["val_macro_f1"])
         cross = cross_source(best["candidate"], config, train, test, best["chosen"]["smoothing"])
