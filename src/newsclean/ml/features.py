@@ -752,11 +752,6 @@ def char_tfidf(config: ModelConfig) -> TfidfVectorizer:
     )
 
 
-def text_features(config: ModelConfig) -> ColumnTransformer:
-    """The baseline feature set: word TF-IDF of the paragraph text."""
-    return ColumnTransformer([("word_tfidf", word_tfidf(config), "text")])
-
-
 def _clip(values: np.ndarray) -> np.ndarray:
     return np.clip(values, -DENSE_CLIP, DENSE_CLIP)
 

@@ -470,19 +470,3 @@ def stripper_probabilities(prepared: Prepared, stripper, settings: CleanerSettin
         prepared.proba[prepared.news_rows],
         settings,
     )
-
-
-def sample_junk_cases(sample_path) -> list[dict]:
-    """The bundled sample's own glued paragraphs (``junk`` field): hand-made cases."""
-    import json
-
-    cases = []
-    with open(sample_path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            for position, paragraph in enumerate(record.get("paragraphs", [])):
-                if paragraph.get("junk"):
-                    cases.append({"id": record["id"], "position": position, **paragraph})
-    return cases
