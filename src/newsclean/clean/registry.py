@@ -7,6 +7,7 @@ cleaner and its pyfunc both sit above this module."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,16 @@ def load_python_model(uri: str | None = None, config: Config | None = None) -> A
 
         import mlflow.pyfunc
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "add type hints to predict"
-            model = mlflow.pyfunc.load_model(uri)
+        search_path = list(sys.path)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. "add type hints to predict"
+                model = mlflow.pyfunc.load_model(uri)
+        finally:
+            # MLflow puts the model's logged copy of our code first on sys.path; this process
+            # runs the installed newsclean (old pickles resolve through newsclean.legacy), and
+            # worker processes must not import a stale copy.
+            sys.path[:] = search_path
     except (MlflowException, OSError) as error:
         if _not_found(error) or isinstance(error, OSError):
             raise ModelNotFoundError(
