@@ -109,7 +109,7 @@ KeepOption = Annotated[
 
 @app.command(epilog="Example: `newsclean data` (`make data`); `newsclean --corpora-dir none data`")
 def data(ctx: typer.Context) -> None:
-    """Build the labelled-paragraph dataset (data/processed/) and its data card (reports/)."""
+    """Build the paragraph dataset (data/processed/) and its data card (reports/)."""
     from newsclean.data.datacard import summary
     from newsclean.data.dataset import build
 
@@ -150,8 +150,10 @@ def train(
         ),
     ] = None,
 ) -> None:
-    """Train the kind and topic models on the saved dataset, log them to MLflow, and build
-    the cleaner over the champions."""
+    """Train the kind and topic models and build the cleaner, logged to MLflow.
+
+    Candidates are chosen on validation; a model becomes champion only by beating the current
+    one on the same validation data (see --promote)."""
     from newsclean import tracking
     from newsclean.train.pipeline import train_all
     from newsclean.train.runs import results_table
@@ -217,7 +219,7 @@ def compare(
 
 @app.command(epilog="Example: `newsclean ui --port 5000` (`make ui`)")
 def ui(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port.")] = 5000) -> None:
-    """The MLflow UI over the project's store: prints the URL, experiments and links."""
+    """The MLflow UI over the project's store (prints the URL, experiments and links)."""
     from newsclean.tools import server
 
     _done(server.main(_config(ctx), "ui", port))
@@ -279,8 +281,9 @@ def clean(
         typer.Option(help="Progress bar (default: when standard error is a terminal)."),
     ] = None,
 ) -> None:
-    """Clean scraped articles with the registered cleaner. One input prints the cleaned
-    article; --jsonl prints one JSON object per article."""
+    """Clean scraped articles (text or HTML) with the registered cleaner.
+
+    One input prints the cleaned article; --jsonl prints one JSON object per article."""
     from newsclean.clean import batch
 
     _done(batch.run(_config(ctx), paths, model, jsonl, keep, workers, progress, topics=topics))
@@ -323,10 +326,11 @@ def clean_spark(
         bool, typer.Option(help="Replace OUTPUT and the rejects if they exist.")
     ] = False,
 ) -> None:
-    """Clean JSONL or Parquet articles (fields 'id' and one of 'text', 'paragraphs', 'html') on
-    Apache Spark with the registered cleaner, writing Parquet with the fields of `newsclean
-    clean --jsonl`; records that cannot be cleaned go to OUTPUT_rejects. INPUT and OUTPUT are
-    local paths or any URI Spark reads (hdfs://, s3a://, ...)."""
+    """Clean a crawl (JSONL or Parquet) on Apache Spark, writing Parquet.
+
+    Records have 'id' and one of 'text', 'paragraphs', 'html'; the output has the fields of
+    `newsclean clean --jsonl`, and records that cannot be cleaned go to OUTPUT_rejects. INPUT
+    and OUTPUT are local paths or any URI Spark reads (hdfs://, s3a://, ...)."""
     from newsclean.clean import spark
 
     if len(paths) < 2:
@@ -357,8 +361,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface (default: loopback only).")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
 ) -> None:
-    """The registered cleaner as a REST service (mlflow models serve, local environment):
-    POST articles to /invocations."""
+    """The registered cleaner as a REST service: POST articles to /invocations.
+
+    Runs `mlflow models serve` on the champion in this environment, on loopback by default."""
     from newsclean.tools import serve as serving
 
     _done(serving.serve(_config(ctx), port, host, workers))
@@ -379,8 +384,10 @@ def bench(
     ] = None,
     mlflow: Annotated[bool, typer.Option(help="Log an MLflow run.")] = True,
 ) -> None:
-    """Benchmark the cleaner against trafilatura, jusText, boilerpipe and keep-all (pages/s on
-    one core, page F1), and Spark against the CLI: reports/bench.md and an MLflow run."""
+    """Benchmark the cleaner against its peers: reports/bench.md and an MLflow run.
+
+    Pages/s on one core and page F1 against trafilatura, jusText, boilerpipe and keep-all, and
+    Spark against the CLI."""
     from newsclean.tools import bench as benchmark
 
     options = {"scale_base": scale_base, "spark_articles": spark_articles}
