@@ -56,6 +56,12 @@ def test_registered_cleaner_has_signature_example_requirements_and_champion(clea
     assert "test_strip_precision" in run.data.metrics
     assert "test_false_strip_rate" in run.data.metrics
     assert run.data.params["kind_model"].startswith("models:/newsclean-kind/")
+    # The figures are on the cleaner's LoggedModel too (the Models tab).
+    logged = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    names = {m.key for model in logged for m in model.metrics or []}
+    assert {CHAMPION_METRIC, "test_clean_f1", "test_strip_precision"} <= names
 
 
 def test_summary_row_fits_the_training_results_table(cleaner_store):

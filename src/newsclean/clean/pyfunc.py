@@ -203,9 +203,9 @@ def log_cleaner(
     settings: CleanerSettings,
     info: dict | None = None,
     stripper=None,
-) -> str:
+):
     """Log the cleaner pyfunc in the active run (signature, input example, pinned
-    requirements, our code); return its model URI."""
+    requirements, our code); return MLflow's ``ModelInfo`` (``model_uri``, ``model_id``)."""
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ParamSchema, ParamSpec
@@ -245,4 +245,4 @@ def log_cleaner(
         code_paths=tracking.code_paths(),
     )
     tmp.cleanup()
-    return logged.model_uri
+    return logged

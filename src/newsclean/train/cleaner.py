@@ -126,9 +126,12 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
             (out / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
             mlflow.log_artifacts(tmp, artifact_path="reports")
         _log_junk_grid_figure(grid, rule_settings)
-        model_uri = log_cleaner(config, kind_uri, topic_uri, settings, stripper=stripper)
+        logged = log_cleaner(config, kind_uri, topic_uri, settings, stripper=stripper)
+        model_uri = logged.model_uri
         val_clean_f1 = _validation_clean_f1(cleaner, validation)
         mlflow.log_metric(CHAMPION_METRIC, val_clean_f1)
+        # The same figures on the LoggedModel (the Models tab, ``search_logged_models``).
+        mlflow.log_metrics({**metrics, CHAMPION_METRIC: val_clean_f1}, model_id=logged.model_id)
         promoted, reason = tracking.promote(
             CLEANER_MODEL_NAME,
             tracking.Challenger(
