@@ -68,6 +68,56 @@ def test_one_thread_and_two_threads_give_identical_metrics(trained, tmp_path):
                 assert after[name][key] == pytest.approx(value, abs=1e-9, nan_ok=True), (name, key)
 
 
+_TRAIN_IN_A_FRESH_PROCESS = """
+import json, sys
+from newsclean.data.dataset import build
+from newsclean.train.pipeline import train_all
+from tests.train.test_training import _sample_config
+config = _sample_config(__import__("pathlib").Path(sys.argv[1]))
+build(config)
+runs = train_all(config, ["kind"])[0]["all_runs"]
+floats = {r["run_name"]: {k: v for k, v in r.items() if isinstance(v, float)} for r in runs}
+print(json.dumps(floats))
+"""
+
+
+@pytest.mark.slow
+def test_another_process_with_another_hash_seed_gives_identical_metrics(trained, tmp_path):
+    """What another machine does: a fresh interpreter with another string-hash seed (set and
+    dict order of strings) and another thread count trains to the same figures."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from newsclean.config import PROJECT_ROOT
+
+    _, results = trained
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "12345",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "src"), str(PROJECT_ROOT)]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _TRAIN_IN_A_FRESH_PROCESS, str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = json.loads(done.stdout.strip().splitlines()[-1])
+    before = {r["run_name"]: r for r in results[0]["all_runs"]}
+    assert before.keys() == after.keys()
+    for name, run in before.items():
+        for key, value in run.items():
+            if isinstance(value, float) and not key.endswith(_MACHINE_METRICS):
+                assert after[name][key] == pytest.approx(value, abs=1e-9, nan_ok=True), (name, key)
+
+
 @pytest.mark.slow
 def test_parent_run_logs_seed_versions_and_threads(trained):
     config, results = trained
