@@ -34,23 +34,6 @@ def store_uri(root: Path) -> str:
     return f"sqlite:///{root / 'mlflow.db'}"
 
 
-def log_split_inputs(client, run_id: str) -> None:
-    """The train / validation / test datasets a candidate run logs (``tracking.log_split_datasets``
-    does it from pandas frames in a training), as the UI's Datasets column shows them."""
-    from mlflow.entities import Dataset, DatasetInput, InputTag
-
-    client.log_inputs(
-        run_id,
-        datasets=[
-            DatasetInput(
-                Dataset(f"newsclean-paragraphs-kind-{context}", "c0ef914335", "local", "{}"),
-                [InputTag("mlflow.data.context", context)],
-            )
-            for context in ("train", "validation", "test")
-        ],
-    )
-
-
 def log_training(
     client, experiment_id: str, name: str, children: list[Child], best: str, promoted: bool
 ) -> StoredTraining:
@@ -65,8 +48,6 @@ def log_training(
         client.log_param(run.info.run_id, "model", child.name.split(" ")[0])
         for key, value in child.metrics.items():
             client.log_metric(run.info.run_id, key, value)
-        if child.role == "candidate":
-            log_split_inputs(client, run.info.run_id)
         client.set_terminated(run.info.run_id)
         stored.children[child.name] = run.info.run_id
     reason = "test_macro_f1 beats the champion" if promoted else "champion kept"

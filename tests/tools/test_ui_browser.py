@@ -208,8 +208,6 @@ def test_select_two_runs_compare_and_see_their_metrics(ui, driver):
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "You're viewing a shared view" in body
     assert body.index("hier-sgd + all-features") < body.index("flat-sgd + word-tfidf")
-    # Each candidate's splits, as a training logs them (the Datasets column).
-    assert "newsclean-paragraphs-kind-" in body, "no Datasets column"
     REPORTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(REPORTS / "ui-runs.png"))
 
