@@ -48,6 +48,16 @@ def trained(tmp_path_factory):
 _MACHINE_METRICS = ("_seconds", "_per_s", "memory_mb")
 
 
+def _assert_same_figures(runs: list[dict], again: dict[str, dict]) -> None:
+    """Every figure of every candidate run equal to 1e-9 (machine figures left out)."""
+    before = {r["run_name"]: r for r in runs}
+    assert before.keys() == again.keys()
+    for name, run in before.items():
+        for key, value in run.items():
+            if isinstance(value, float) and not key.endswith(_MACHINE_METRICS):
+                assert again[name][key] == pytest.approx(value, abs=1e-9, nan_ok=True), (name, key)
+
+
 @pytest.mark.slow
 def test_one_thread_and_two_threads_give_identical_metrics(trained, tmp_path):
     """Reproducible: the same data and seed give the same figures whatever the thread count
@@ -59,13 +69,7 @@ def test_one_thread_and_two_threads_give_identical_metrics(trained, tmp_path):
     build(config)
     with threadpool_limits(limits=1):
         again = train_all(config, ["kind"])
-    before = {r["run_name"]: r for r in results[0]["all_runs"]}
-    after = {r["run_name"]: r for r in again[0]["all_runs"]}
-    assert before.keys() == after.keys()
-    for name, run in before.items():
-        for key, value in run.items():
-            if isinstance(value, float) and not key.endswith(_MACHINE_METRICS):
-                assert after[name][key] == pytest.approx(value, abs=1e-9, nan_ok=True), (name, key)
+    _assert_same_figures(results[0]["all_runs"], {r["run_name"]: r for r in again[0]["all_runs"]})
 
 
 _TRAIN_IN_A_FRESH_PROCESS = """
@@ -109,13 +113,7 @@ def test_another_process_with_another_hash_seed_gives_identical_metrics(trained,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    after = json.loads(done.stdout.strip().splitlines()[-1])
-    before = {r["run_name"]: r for r in results[0]["all_runs"]}
-    assert before.keys() == after.keys()
-    for name, run in before.items():
-        for key, value in run.items():
-            if isinstance(value, float) and not key.endswith(_MACHINE_METRICS):
-                assert after[name][key] == pytest.approx(value, abs=1e-9, nan_ok=True), (name, key)
+    _assert_same_figures(results[0]["all_runs"], json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 @pytest.mark.slow
