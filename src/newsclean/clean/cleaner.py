@@ -350,8 +350,8 @@ class Cleaner:
         """Each paragraph's kind and probabilities as the cleaner decides them: the model's
         most probable kind, then the glued-junk rescue, the page-level pass (``pagepass``),
         then ``kindrules``. ``texts`` are the paragraphs, ``frame`` their table
-        (``paragraph_frame``); the glued-junk evaluation (``junk.prepare``) decides through
-        here too."""
+        (``paragraph_frame``); the glued-junk evaluation
+        (``newsclean.train.glued_junk.prepare``) decides through here too."""
         kinds, proba, _ = self._decide(texts, frame)
         return kinds, proba
 

@@ -17,9 +17,10 @@ mistakes remain that no single block shows:
   rescued into news.
 
 The pass decides kinds, not only keep/drop: a block it keeps becomes ``news``, a news block it
-drops takes its most probable other kind. Its settings live in ``cleaning.CleanerSettings``;
-they were chosen on validation pages with ``scripts/page_pass_sweep.py`` and are the defaults,
-so cleaners logged before the pass (whose settings lack them) get it too.
+drops takes its most probable other kind. Its settings live in
+``newsclean.clean.settings.CleanerSettings``; they were chosen on validation pages with
+``scripts/page_pass_sweep.py`` and are the defaults, so cleaners logged before the pass (whose
+settings lack them) get it too.
 ``page_confidence`` summarises how sure the decisions of a page were, for users who triage.
 """
 

@@ -36,7 +36,7 @@ CHAMPION_METRIC = "val_clean_f1"
 def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
     """Tune, score, log, register and promote the cleaner over the current champions.
 
-    Returns a summary row for ``training.results_table``."""
+    Returns a summary row for ``newsclean.train.runs.results_table``."""
     import mlflow
 
     from newsclean.data import dataset

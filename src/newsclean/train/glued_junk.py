@@ -18,7 +18,7 @@ mostly at the start, links mostly at the end.
   text, and ``false_strip_char_rate``: the share of their characters lost;
 - ``glued_dropped_rate`` / ``clean_dropped_rate``: news paragraphs the paragraph model did not
   keep as news at all, with and without junk (the junk's cost before any stripping);
-- ``clean_f1``: page-level shingle F1 (``evaluation.page_f1``) of each cleaned document
+- ``clean_f1``: page-level shingle F1 (``newsclean.ml.metrics.page_f1``) of each cleaned document
   against its news paragraphs without the junk: the cleaner's end-to-end metric.
 
 ``tune`` chooses the segment mode and the two thresholds on the validation split: the best

@@ -472,8 +472,9 @@ def _log_kind_artifacts(
 
 def _news_thresholds(best: dict, validation: pd.DataFrame) -> pd.DataFrame:
     """The best candidate's news F1 per page corpus on validation, as it decides and at the
-    corpus's own best p(news) threshold (``evaluation.news_threshold_sweep``), logged on its
-    run: how far apart the corpora's boundaries are, and the most its ranking can give each."""
+    corpus's own best p(news) threshold (``newsclean.ml.metrics.news_threshold_sweep``),
+    logged on its run: how far apart the corpora's boundaries are, and the most its ranking
+    can give each."""
     import matplotlib.pyplot as plt
     import mlflow
 

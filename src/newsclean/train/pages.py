@@ -120,11 +120,11 @@ def score_pages(
     cleaner, pages: Sequence, inputs: Sequence[str] | None = None, peers: dict | None = None
 ) -> pd.DataFrame:
     """Per-page shingle precision and recall, one row per (system, input, page): newsclean
-    through ``cleaner`` (a ``cleaning.Cleaner``, as users run it) and every peer on the same
-    input. ``pages`` are ``sources.pages.PageCase``-like (``corpus``, ``doc_id``, ``html``,
-    ``gold``; ``page_type`` and ``language`` when they have them). Each row also has the
-    characters kept and, for newsclean, the page's ``confidence``. Seconds per (system,
-    input) are in ``attrs["seconds"]``."""
+    through ``cleaner`` (a ``newsclean.clean.cleaner.Cleaner``, as users run it) and every
+    peer on the same input. ``pages`` are ``newsclean.data.sources.pages.PageCase``-like
+    (``corpus``, ``doc_id``, ``html``, ``gold``; ``page_type`` and ``language`` when they
+    have them). Each row also has the characters kept and, for newsclean, the page's
+    ``confidence``. Seconds per (system, input) are in ``attrs["seconds"]``."""
     import time
 
     from newsclean.clean.inputs import InputError, to_article
