@@ -112,8 +112,10 @@ ARTICLE_LIKE_WORDS = 8
 # The block fields set by ``_add_container_features``: the one list the dataset, the model
 # input and the cleaner take them from.
 CONTAINER_FIELDS = ("container_share", "in_main_container", "parent_id", "grandparent_id")
-# The paragraph table's columns that come from the page's HTML (empty for text input).
-HTML_COLUMNS = ("html_tag", "link_density", "dom_depth", "css_tokens", *CONTAINER_FIELDS)
+# The paragraph table's columns that come from the page's HTML (empty for text input): the
+# numeric ones, in the order the kind model's features read them, then all of them.
+HTML_NUMBERS = ("link_density", "dom_depth", *CONTAINER_FIELDS)
+HTML_COLUMNS = ("html_tag", "css_tokens", *HTML_NUMBERS)
 
 
 @dataclass

@@ -59,8 +59,8 @@ from newsclean.clean.results import (
 from newsclean.clean.settings import CleanerSettings, parse_keep
 from newsclean.config import KINDS, TOPICS
 from newsclean.kindrules import rule_for
-from newsclean.ml.features import HTML_NUMBERS, fast_tfidf
-from newsclean.segmentation import HTML_COLUMNS
+from newsclean.ml.features import fast_tfidf
+from newsclean.segmentation import HTML_COLUMNS, HTML_NUMBERS
 
 # Paragraphs longer than this are classified on their first and last half of it (the output
 # keeps the whole text): a multi-megabyte "paragraph" must not stall a batch.
@@ -189,7 +189,9 @@ class Cleaner:
         python_model = registry.load_python_model(uri, config)
         cleaner = getattr(python_model, "cleaner", None)
         if not isinstance(cleaner, Cleaner):
-            raise ModelNotFoundError(f"{uri} is not a newsclean cleaner model")
+            raise ModelNotFoundError(
+                f"{uri or registry.DEFAULT_MODEL_URI} is not a newsclean cleaner model"
+            )
         return cleaner
 
     @classmethod
@@ -306,9 +308,7 @@ class Cleaner:
         rows: list[dict[str, Any]] = []
         owners: list[tuple[int, int]] = []
         html_rows = (  # one conversion, not a pandas row lookup per paragraph
-            frame[[c for c in ("html_tag", "css_tokens", *HTML_NUMBERS) if c in frame]].to_dict(
-                "records"
-            )
+            frame[[c for c in HTML_COLUMNS if c in frame]].to_dict("records")
             if frame is not None and self.settings.segment_html
             else None
         )

@@ -27,14 +27,13 @@ import pandas as pd
 
 from newsclean.data.alignment import GoldIndex
 from newsclean.data.sources.base import BuildLog, Document
-from newsclean.segmentation import CONTAINER_FIELDS, TEXT_RENDERINGS
+from newsclean.segmentation import HTML_NUMBERS, TEXT_RENDERINGS
 from newsclean.text import normalise, text_sha1, unit_hash
 
 HTML_VIEW = "html"
 TEXT_VIEW = "text"
 VIEW_SEPARATOR = "|"
 _HTML_OBJECT_COLUMNS = ("html_tag", "css_tokens")
-_HTML_NUMBER_COLUMNS = ("link_density", "dom_depth", *CONTAINER_FIELDS)
 NON_NEWS_KINDS = ("teaser", "spam", "boilerplate")
 
 
@@ -68,7 +67,7 @@ def html_rows(frame: pd.DataFrame) -> pd.Series:
 def _without_html(view: pd.DataFrame) -> pd.DataFrame:
     for column in _HTML_OBJECT_COLUMNS:
         view[column] = None
-    for column in _HTML_NUMBER_COLUMNS:
+    for column in HTML_NUMBERS:
         view[column] = np.float32(np.nan)
     return view
 

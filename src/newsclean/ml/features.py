@@ -24,6 +24,7 @@ from sklearn.feature_extraction.text import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from newsclean import segmentation
 from newsclean.config import ModelConfig
 from newsclean.segmentation import CONTAINER_FIELDS
 
@@ -40,7 +41,7 @@ PAGE_COLUMNS = [
 ]
 # The numeric HTML columns (NaN for text input). The two ids are not features themselves:
 # ``models.NeighbourStack`` pools probabilities over blocks that share a container.
-HTML_NUMBERS = ["link_density", "dom_depth", *CONTAINER_FIELDS]
+HTML_NUMBERS = list(segmentation.HTML_NUMBERS)
 BLOCK_TAG_GROUPS = {
     "p": "p",
     "div": "div",

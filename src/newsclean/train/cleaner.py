@@ -27,6 +27,7 @@ from newsclean.clean.registry import (
 )
 from newsclean.clean.settings import CleanerSettings
 from newsclean.config import Config
+from newsclean.train import glued_junk
 
 # The champion rule's score (tracking.promote): clean F1 on the validation documents with
 # glued junk, the challenger's and the current champion's on the same data.
@@ -41,7 +42,6 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
 
     from newsclean.data import dataset
     from newsclean.data.datacard import summary
-    from newsclean.train import glued_junk as junk
 
     tracking.configure(config)
     kind_uri, topic_uri = champion_uri(KIND_MODEL_NAME), champion_uri(TOPIC_MODEL_NAME)
@@ -62,35 +62,35 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
     card_summary = summary(card) if card else "no data card"
     cleaner = Cleaner.from_champions(config, kind_uri=kind_uri, topic_uri=topic_uri)
     seed = config.data.seed
-    docs = config.model.page_eval_max_pages or junk.DOCS_PER_SOURCE
+    docs = config.model.page_eval_max_pages or glued_junk.DOCS_PER_SOURCE
     tracking.experiment(config, config.tracking.cleaner_experiment)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with tracking.tagged_run(
         f"train-cleaner-{stamp}", digest, card_summary, "parent", "cleaner"
     ) as run:
         started = time.perf_counter()
-        validation = junk.make_glued(frame, "validation", seed, docs_per_source=docs)
-        prepared = junk.prepare(cleaner, validation)
+        validation = glued_junk.make_glued(frame, "validation", seed, docs_per_source=docs)
+        prepared = glued_junk.prepare(cleaner, validation)
         # Baseline: thresholds on the segments' non-news probability (mode, thresholds).
-        rule_settings, grid = junk.tune(prepared, cleaner.settings)
-        val_rule = junk.score(prepared, rule_settings, page_level=True)
+        rule_settings, grid = glued_junk.tune(prepared, cleaner.settings)
+        val_rule = glued_junk.score(prepared, rule_settings, page_level=True)
         # Model: a stripper fitted on validation, its threshold chosen out of fold.
-        stripper, settings, stripper_grid = junk.fit_stripper(prepared, rule_settings, seed)
+        stripper, settings, stripper_grid = glued_junk.fit_stripper(prepared, rule_settings, seed)
         val_learned = _chosen_row(stripper_grid, settings)
         use_stripper = (
             stripper is not None and val_learned.get("strip_f1", 0) > val_rule["strip_f1"]
         )
         if not use_stripper:
             stripper, settings = None, rule_settings
-        test_corpus = junk.make_glued(frame, "test", seed + 1, docs_per_source=docs)
-        test_prepared = junk.prepare(
+        test_corpus = glued_junk.make_glued(frame, "test", seed + 1, docs_per_source=docs)
+        test_prepared = glued_junk.prepare(
             cleaner, test_corpus, modes=(settings.segment_mode,), html=(settings.segment_html,)
         )
-        test_rule = junk.score(test_prepared, rule_settings, page_level=not use_stripper)
+        test_rule = glued_junk.score(test_prepared, rule_settings, page_level=not use_stripper)
         test = test_rule
         if use_stripper:
-            junk_p = junk.stripper_probabilities(test_prepared, stripper, settings)
-            test = junk.score(test_prepared, settings, page_level=True, junk_p=junk_p)
+            junk_p = glued_junk.stripper_probabilities(test_prepared, stripper, settings)
+            test = glued_junk.score(test_prepared, settings, page_level=True, junk_p=junk_p)
         val = val_learned if use_stripper else val_rule
         cleaner = Cleaner(cleaner.kind_model, cleaner.topic_model, settings, cleaner.info, stripper)
         mlflow.log_params(
@@ -99,8 +99,8 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
                 "topic_model": topic_uri,
                 "junk_stripper": "learned (gradient boosting)" if use_stripper else "thresholds",
                 **{f"settings.{k}": v for k, v in settings.to_dict().items()},
-                "glue_rate": junk.GLUE_RATE,
-                "max_false_strip_rate": junk.MAX_FALSE_STRIP_RATE,
+                "glue_rate": glued_junk.GLUE_RATE,
+                "max_false_strip_rate": glued_junk.MAX_FALSE_STRIP_RATE,
                 "docs_per_source": docs,
                 "seed": seed,
             }
@@ -200,20 +200,21 @@ def _log_junk_grid_figure(grid: pd.DataFrame, settings: CleanerSettings) -> None
 def _validation_clean_f1(cleaner: Cleaner, validation) -> float:
     """Page F1 of ``cleaner`` on the validation documents with junk glued on (the champion
     rule scores the current champion cleaner on the challenger's validation set with it)."""
-    from newsclean.train import glued_junk as junk
 
-    prepared = junk.prepare(
+    prepared = glued_junk.prepare(
         cleaner,
         validation,
         modes=(cleaner.settings.segment_mode,),
         html=(cleaner.settings.segment_html,),
     )
     junk_p = (
-        junk.stripper_probabilities(prepared, cleaner.stripper, cleaner.settings)
+        glued_junk.stripper_probabilities(prepared, cleaner.stripper, cleaner.settings)
         if cleaner.stripper is not None
         else None
     )
-    return float(junk.score(prepared, cleaner.settings, page_level=True, junk_p=junk_p)["clean_f1"])
+    return float(
+        glued_junk.score(prepared, cleaner.settings, page_level=True, junk_p=junk_p)["clean_f1"]
+    )
 
 
 def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dict[str, float]:
