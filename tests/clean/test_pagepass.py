@@ -174,3 +174,27 @@ def test_settings_round_trip_and_old_settings_get_the_defaults():
     assert CleanerSettings.from_dict(settings.to_dict()) == settings
     old = {"keep": ["news"], "strip_threshold": 0.9}  # logged before the page pass existed
     assert CleanerSettings.from_dict(old).contiguity_penalty == CleanerSettings().contiguity_penalty
+
+
+def test_text_input_gets_its_own_page_pass():
+    """A page given as text uses the text pair of settings; the same lines as HTML do not."""
+    from newsclean.clean.inputs import Article
+    from newsclean.segmentation import segment_html
+
+    settings = CleanerSettings(
+        contiguity_penalty=0.0, news_bias=0.0, text_contiguity_penalty=1.0, text_news_bias=0.0
+    )
+    cleaner = Cleaner(ScriptedKind(), settings=settings)
+    as_text = cleaner.clean(PAGE)
+    html = "<html><body>" + "".join(f"<p>{line}</p>" for line in PAGE) + "</body></html>"
+    as_html = cleaner.clean_many([Article("page", segment_html(html.encode()))])[0]
+    assert [p.kept for p in as_text.paragraphs] == [False, True, True, True, False, False, False]
+    assert [p.kept for p in as_html.paragraphs] == [False, True, False, True, False, True, False]
+
+
+def test_text_settings_default_to_the_html_ones():
+    settings = CleanerSettings(contiguity_penalty=0.5, news_bias=-0.25)
+    assert settings.page_pass(text_input=True) == (0.5, -0.25)
+    both = CleanerSettings(contiguity_penalty=0.5, text_contiguity_penalty=2.0, text_news_bias=0.1)
+    assert both.page_pass(text_input=False) == (0.5, 0.0)
+    assert both.page_pass(text_input=True) == (2.0, 0.1)

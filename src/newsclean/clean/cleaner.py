@@ -376,25 +376,25 @@ class Cleaner:
         whether its page fell back."""
         settings = self.settings
         fell_back = np.zeros(len(texts), dtype=bool)
-        if (
-            settings.contiguity_penalty <= 0
-            and settings.fallback_min_chars <= 0
-            and settings.news_bias == 0
-        ):
+        passes = {settings.page_pass(text_input=False), settings.page_pass(text_input=True)}
+        if settings.fallback_min_chars <= 0 and all(p <= 0 and b == 0 for p, b in passes):
             return fell_back
         chars = np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts))
         starts = np.flatnonzero(
             np.r_[True, frame["doc_id"].to_numpy()[1:] != frame["doc_id"].to_numpy()[:-1]]
         )
         ends = np.r_[starts[1:], len(texts)]
+        # A page given as text has no HTML columns (its first block has no tag).
+        text_input = frame["html_tag"].isna().to_numpy()
         for start, end in zip(starts, ends, strict=True):
+            penalty, bias = settings.page_pass(text_input=bool(text_input[start]))
             decision = decide_page(
                 proba[start:end],  # rows the glued-junk rescue made news have news as argmax
                 chars[start:end],
-                settings.contiguity_penalty,
+                penalty,
                 settings.fallback_min_chars,
                 settings.fallback_floor,
-                settings.news_bias,
+                bias,
             )
             fell_back[start:end] = decision.fell_back
             page_kinds = kinds[start:end]

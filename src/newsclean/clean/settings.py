@@ -41,6 +41,11 @@ class CleanerSettings:
     news_bias: float = 0.0
     fallback_min_chars: int = 200
     fallback_floor: float = 0.2
+    # The same penalty and bias for pages given as plain text (no HTML columns), where the
+    # model has less evidence per line and the best trade-off differs; None = as for HTML.
+    # ``make train`` chooses both pairs on validation pages, per input (``train.page_pass``).
+    text_contiguity_penalty: float | None = None
+    text_news_bias: float | None = None
     # Tag kept news and every teaser with topics; False skips the topic model (users who only
     # want clean text; ``newsclean clean --no-topics``).
     topics: bool = True
@@ -54,6 +59,17 @@ class CleanerSettings:
             raise ValueError(f"unknown kind(s) to keep: {', '.join(bad)} (kinds: {KINDS})")
         if self.segment_mode not in SEGMENT_MODES:
             raise ValueError(f"segment_mode must be one of {SEGMENT_MODES}")
+
+    def page_pass(self, text_input: bool) -> tuple[float, float]:
+        """(contiguity penalty, news bias) of the page-level pass for a page given as text
+        (``text_input``) or as HTML."""
+        if not text_input:
+            return self.contiguity_penalty, self.news_bias
+        penalty, bias = self.text_contiguity_penalty, self.text_news_bias
+        return (
+            self.contiguity_penalty if penalty is None else penalty,
+            self.news_bias if bias is None else bias,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

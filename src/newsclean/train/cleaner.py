@@ -27,7 +27,7 @@ from newsclean.clean.registry import (
 )
 from newsclean.clean.settings import CleanerSettings
 from newsclean.config import Config
-from newsclean.train import glued_junk
+from newsclean.train import glued_junk, page_pass
 
 # The champion rule's score (tracking.promote): clean F1 on the validation documents with
 # glued junk, the challenger's and the current champion's on the same data.
@@ -93,6 +93,9 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
             test = glued_junk.score(test_prepared, settings, page_level=True, junk_p=junk_p)
         val = val_learned if use_stripper else val_rule
         cleaner = Cleaner(cleaner.kind_model, cleaner.topic_model, settings, cleaner.info, stripper)
+        # The page-level pass, per input (HTML, text), chosen on the validation pages.
+        settings, pass_grid = page_pass.tune(cleaner, _pages(frame, "validation", config))
+        cleaner = Cleaner(cleaner.kind_model, cleaner.topic_model, settings, cleaner.info, stripper)
         mlflow.log_params(
             {
                 "kind_model": kind_uri,
@@ -110,6 +113,8 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
         metrics.update({f"val_rule_{k}": float(v) for k, v in val_rule.items()})
         metrics.update({f"test_rule_{k}": float(v) for k, v in test_rule.items()})
         metrics["tune_seconds"] = time.perf_counter() - started
+        if not pass_grid.empty:
+            metrics.update(page_pass.chosen_scores(pass_grid, settings))
         page = _test_pages_f1(cleaner, frame, config)
         metrics.update(page)
         mlflow.log_metrics(metrics)
@@ -124,6 +129,8 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
                 junk_report(val, test, settings, val_rule, test_rule, use_stripper)
             )
             (out / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
+            if not pass_grid.empty:
+                pass_grid.round(5).to_csv(out / "page_pass_grid_validation.csv", index=False)
             mlflow.log_artifacts(tmp, artifact_path="reports")
         _log_junk_grid_figure(grid, rule_settings)
         logged = log_cleaner(config, kind_uri, topic_uri, settings, stripper=stripper)
@@ -217,28 +224,52 @@ def _validation_clean_f1(cleaner: Cleaner, validation) -> float:
     )
 
 
-def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dict[str, float]:
-    """Page-level shingle F1 of the cleaner on the real test pages (corpora present only): the
-    same pages, in the same order, as the kind task's page-level table (``test_pages``)."""
-    from newsclean.clean.inputs import RawArticle
-    from newsclean.ml.metrics import page_f1
+def _pages(frame: pd.DataFrame, split: str, config: Config) -> list:
+    """The page-level evaluation's pages of ``split`` (``test_pages``; corpora present only)."""
     from newsclean.train.pages import test_pages
 
     corpora_dir = config.paths.corpora_dir
     if corpora_dir is None or not Path(corpora_dir).is_dir():
-        return {}
-    pages = test_pages(frame[frame["split"] == "test"], config)
+        return []
+    return test_pages(frame[frame["split"] == split], config)
+
+
+def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dict[str, float]:
+    """Page-level shingle F1 of the cleaner on the real test pages (corpora present only): the
+    same pages, in the same order, as the kind task's page-level table (``test_pages``). HTML
+    goes through the batch path users run (``test_page_*``); each text rendering through the
+    Cleaner (``test_page_f1_text_<rendering>`` and ``page_f1_text_<rendering>_<corpus>``)."""
+    from newsclean.clean.inputs import RawArticle
+    from newsclean.ml.metrics import page_f1
+    from newsclean.train.pages import (
+        HTML_INPUT,
+        page_input_names,
+        page_metric_name,
+        score_pages,
+        summarise_pages,
+    )
+
+    pages = _pages(frame, "test", config)
     if not pages:
         return {}
     raws = [RawArticle(f"{p.corpus}/{p.doc_id}", "html", p.html) for p in pages]
     outputs = clean_raw_articles(cleaner, raws)
     scores = page_f1([(o["text"], p.gold) for o, p in zip(outputs, pages, strict=True)])
-    return {
+    metrics = {
         "test_page_f1": scores["f1"],
         "test_page_precision": scores["precision"],
         "test_page_recall": scores["recall"],
         "test_pages": float(scores["pages"]),
     }
+    texts = [name for name in page_input_names() if name != HTML_INPUT]
+    table = summarise_pages(score_pages(cleaner, pages, texts, peers={}))
+    for row in table.itertuples():
+        metrics[page_metric_name(row.input, row.corpus)] = float(row.f1)
+        if row.corpus == "all":
+            metrics[f"test_{page_metric_name(row.input, 'all').removesuffix('_all')}"] = float(
+                row.f1
+            )
+    return metrics
 
 
 def _chosen_row(grid: pd.DataFrame, settings: CleanerSettings) -> dict:
