@@ -437,3 +437,26 @@ def test_a_paragraph_called_spam_for_its_glued_promo_is_rescued_as_news():
     assert [(s.kind, s.where) for s in rescued.removed_spans] == [("spam", "start")]
     assert rescued.probabilities["news"] > 0.5  # the kept part's own probabilities
     assert promo.kind == "spam" and not promo.kept  # no glued join: left as it is
+
+
+class ThreadCountingKind(RuleKind):
+    """RuleKind that records how many threads OpenMP and BLAS may use while it predicts."""
+
+    seen: list[set[int]] = []
+
+    def predict_proba(self, frame):
+        from threadpoolctl import threadpool_info
+
+        self.seen.append({pool["num_threads"] for pool in threadpool_info()})
+        return super().predict_proba(frame)
+
+
+def test_models_run_on_one_thread_while_cleaning_and_the_process_keeps_its_threads():
+    import sklearn.ensemble  # noqa: F401 - its OpenMP runtime is what the models use
+    from threadpoolctl import threadpool_info
+
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    model = ThreadCountingKind()
+    Cleaner(model).clean([NEWS_TEXT, "Read more: the week in pictures"])
+    assert model.seen and all(counts == {1} for counts in model.seen)
+    assert [pool["num_threads"] for pool in threadpool_info()] == before
