@@ -224,7 +224,15 @@ def test_results_are_typed_and_serialise_to_the_documented_json():
     result = Cleaner(RuleKind()).clean(f"Claim free spins now!{NEWS_TEXT}", id="ferry")
     assert isinstance(result, CleanedArticle)
     record = result.to_dict()
-    assert list(record) == ["id", "path", "text", "confidence", "fell_back", "paragraphs"]
+    assert list(record) == [
+        "id",
+        "path",
+        "text",
+        "confidence",
+        "fell_back",
+        "article_probability",
+        "paragraphs",
+    ]
     assert 0.0 <= record["confidence"] <= 1.0 and record["fell_back"] is False
     assert record["id"] == "ferry"
     paragraph = record["paragraphs"][0]

@@ -198,3 +198,43 @@ def test_text_settings_default_to_the_html_ones():
     both = CleanerSettings(contiguity_penalty=0.5, text_contiguity_penalty=2.0, text_news_bias=0.1)
     assert both.page_pass(text_input=False) == (0.5, 0.0)
     assert both.page_pass(text_input=True) == (2.0, 0.1)
+
+
+def _article_page_model(weight_on_kept_share: float = 4.0):
+    from newsclean.clean.pagepass import ARTICLE_PAGE_FIGURES, ArticlePageModel
+
+    n = len(ARTICLE_PAGE_FIGURES)
+    coef = [0.0] * n
+    coef[ARTICLE_PAGE_FIGURES.index("kept_share_chars")] = weight_on_kept_share
+    return ArticlePageModel((0.5,) * n, (0.25,) * n, tuple(coef), 0.0)
+
+
+def test_article_page_model_round_trips_and_refuses_other_figures():
+    from newsclean.clean.pagepass import ArticlePageModel
+
+    model = _article_page_model()
+    assert ArticlePageModel.from_dict(model.to_dict()) == model
+    other = {**model.to_dict(), "names": ["confidence"]}
+    with pytest.raises(ValueError, match="other figures"):
+        ArticlePageModel.from_dict(other)
+
+
+def test_each_page_reports_its_article_probability_from_what_was_kept():
+    from newsclean.clean.pagepass import article_figures
+
+    model = _article_page_model()
+    cleaner = Cleaner(ScriptedKind(), settings=CleanerSettings(article_page=model.to_dict()))
+    listing = [
+        "0.02 Home | World | Sport | Weather",
+        "0.10 Ten things to do this weekend in the city and around it, from markets to music",
+        "0.10 The week in pictures: floods, ferries and a festival of light on the coast",
+        "0.90 Five new cafés open",
+    ]
+    article, menu = cleaner.clean_many([PAGE, listing])
+    assert article.article_probability > menu.article_probability
+    for cleaned in (article, menu):
+        assert cleaned.article_probability == pytest.approx(
+            model.probability(article_figures(cleaned)), abs=1e-3
+        )
+        assert cleaned.to_dict()["article_probability"] == round(cleaned.article_probability, 4)
+    assert Cleaner(ScriptedKind()).clean(PAGE).article_probability is None

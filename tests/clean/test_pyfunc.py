@@ -178,7 +178,15 @@ def test_rest_good_request_returns_the_documented_json(server, cleaner):
     predictions = body["predictions"]
     assert [p["id"] for p in predictions] == ["text", "paragraphs", "html"]
     for prediction, article in zip(predictions, articles, strict=True):
-        assert set(prediction) == {"id", "path", "text", "confidence", "fell_back", "paragraphs"}
+        assert set(prediction) == {
+            "id",
+            "path",
+            "text",
+            "confidence",
+            "fell_back",
+            "article_probability",
+            "paragraphs",
+        }
         assert prediction == cleaner.clean_many([article])[0].to_dict()
     status, body = post(
         server,

@@ -44,12 +44,13 @@ from newsclean.clean.junk import (
     Segment,
     edge_indices,
     junk_probabilities,
+    may_hold_glued_junk,
     spans_from_decision,
     split_segments,
     strip_decision,
     strippable,
 )
-from newsclean.clean.pagepass import decide_page, page_confidence
+from newsclean.clean.pagepass import ArticlePageModel, decide_page, page_confidence, page_figures
 from newsclean.clean.results import (
     CleanedArticle,
     CleanedParagraph,
@@ -192,6 +193,11 @@ class Cleaner:
         # A classifier over ``STRIPPER_FEATURES`` (newsclean.train.glued_junk.fit_stripper);
         # without one, the thresholds on the segments' non-news probability decide.
         self.stripper = stripper
+        self._article_page = (
+            ArticlePageModel.from_dict(self.settings.article_page)
+            if self.settings.article_page
+            else None
+        )
         # Seconds spent per stage since creation (the benchmark reads them).
         self.stage_seconds: dict[str, float] = {}
 
@@ -288,6 +294,12 @@ class Cleaner:
         clock = self._tick("topics", clock)
         results, row = [], 0
         chars = np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts))
+        article_page = self._article_page
+        words = (
+            np.fromiter((len(t.split()) for t in cleaned_texts), np.float64, len(cleaned_texts))
+            if article_page is not None
+            else None
+        )
         for article in parsed:
             paragraphs = []
             rows = slice(row, row + len(article.blocks))
@@ -313,6 +325,18 @@ class Cleaner:
                     paragraphs,
                     confidence=page_confidence(proba[rows, 0], kinds[rows] == "news", chars[rows]),
                     fell_back=bool(fell_back[rows].any()),
+                    article_probability=None
+                    if article_page is None or not article.blocks
+                    else article_page.probability(
+                        page_figures(
+                            proba[rows],
+                            kinds[rows],
+                            kept[rows],
+                            chars[rows],
+                            words[rows],
+                            bool(fell_back[rows].any()),
+                        )
+                    ),
                 )
             )
         return results
@@ -478,6 +502,10 @@ class Cleaner:
         """Per paragraph: (kept character range or None, removed spans)."""
         result: list[tuple[tuple[int, int] | None, list[RemovedSpan]]] = [(None, [])] * len(texts)
         news_rows = np.flatnonzero(kinds == "news")
+        if self.settings.junk_gate:
+            news_rows = np.array(
+                [i for i in news_rows if may_hold_glued_junk(split_segments(texts[i]))], dtype=int
+            )
         if not len(news_rows):
             return result
         news_texts = [texts[i] for i in news_rows]

@@ -177,6 +177,13 @@ def split_segments(text: str) -> list[Segment]:
     return segments
 
 
+def may_hold_glued_junk(segments: Sequence[Segment]) -> bool:
+    """The junk gate's cheap test: does the paragraph hold a join without a space ("…up to
+    £500!Officials said…")? Junk joined with a plain space is left to the model only when the
+    gate is off (``CleanerSettings.junk_gate``)."""
+    return any(segment.glued_before for segment in segments)
+
+
 def edge_indices(n_segments: int, max_edge: int) -> list[int]:
     """The first and last ``max_edge`` segment indices (all when the paragraph is short)."""
     if n_segments <= 2 * max_edge:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from newsclean.config import KINDS
+
 # log() of a probability the model gave as 0 (trees and calibrated models can).
 _EPS = 1e-6
 # The fallback only runs on pages with at least this many times ``min_chars`` characters.
@@ -140,3 +142,113 @@ def page_confidence(p_news: np.ndarray, keep: np.ndarray, chars: np.ndarray) -> 
         return None
     sure = np.where(keep, p_news, 1.0 - np.asarray(p_news, dtype=np.float64))
     return float((sure * chars).sum() / chars.sum())
+
+
+# What the cleaner's decisions say about a page as a whole (``page_figures``), the inputs of
+# the article-page model: listing, product and service pages come back as short runs of
+# glued teasers, which a user who wants articles should be able to tell.
+ARTICLE_PAGE_FIGURES = (
+    "confidence",
+    "log_kept_chars",
+    "log_total_chars",
+    "kept_share_chars",
+    "kept_share_blocks",
+    "log_blocks",
+    "mean_p_news",
+    "longest_kept_run_share",
+    "mean_kept_words",
+    *(f"share_{kind}" for kind in KINDS),
+    "fell_back",
+)
+
+
+def page_figures(
+    proba: np.ndarray,
+    kinds: np.ndarray,
+    kept: np.ndarray,
+    chars: np.ndarray,
+    words: np.ndarray,
+    fell_back: bool,
+) -> np.ndarray:
+    """One page's ``ARTICLE_PAGE_FIGURES``: its blocks' probabilities over ``KINDS``, decided
+    kinds, kept mask, characters and words, and whether the page fell back."""
+    chars = np.asarray(chars, dtype=np.float64)
+    kept = np.asarray(kept, dtype=bool)
+    n = len(chars)
+    total = max(chars.sum(), 1.0)
+    run = best = 0.0
+    for size, is_kept in zip(chars, kept, strict=True):
+        run = run + size if is_kept else 0.0
+        best = max(best, run)
+    confidence = page_confidence(proba[:, 0], kinds == "news", chars) if n else None
+    return np.array(
+        [
+            confidence or 0.0,
+            np.log1p(chars[kept].sum()),
+            np.log1p(chars.sum()),
+            chars[kept].sum() / total,
+            kept.mean() if n else 0.0,
+            np.log1p(n),
+            proba[:, 0].mean() if n else 0.0,
+            best / total,
+            np.asarray(words, dtype=np.float64)[kept].mean() if kept.any() else 0.0,
+            *((kinds == kind).mean() if n else 0.0 for kind in KINDS),
+            float(fell_back),
+        ],
+        dtype=np.float64,
+    )
+
+
+@dataclass(frozen=True)
+class ArticlePageModel:
+    """p(the page is an article page) from ``page_figures``: a standardised logistic
+    regression, fitted in ``make train`` (``newsclean.train.article_page``) and stored with
+    the cleaner's settings as plain numbers."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    names: tuple[str, ...] = ARTICLE_PAGE_FIGURES
+
+    def probability(self, figures: np.ndarray) -> float:
+        z = (np.asarray(figures, dtype=np.float64) - self.mean) / self.scale
+        return float(1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef) + self.intercept))))
+
+    def to_dict(self) -> dict:
+        return {
+            "names": list(self.names),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ArticlePageModel:
+        names = tuple(values["names"])
+        if names != ARTICLE_PAGE_FIGURES:
+            raise ValueError(f"article-page model over other figures: {names}")
+        return cls(
+            tuple(map(float, values["mean"])),
+            tuple(map(float, values["scale"])),
+            tuple(map(float, values["coef"])),
+            float(values["intercept"]),
+            names,
+        )
+
+
+def article_figures(cleaned) -> np.ndarray:
+    """``page_figures`` of a ``CleanedArticle`` (what the cleaner computed them from)."""
+    paragraphs = cleaned.paragraphs
+    proba = np.array(
+        [[p.probabilities[k] for k in KINDS] for p in paragraphs], dtype=np.float64
+    ).reshape(len(paragraphs), len(KINDS))
+    return page_figures(
+        proba,
+        np.array([p.kind for p in paragraphs], dtype=object),
+        np.array([p.kept for p in paragraphs], dtype=bool),
+        np.array([len(p.original) for p in paragraphs], dtype=np.float64),
+        np.array([len(p.text.split()) for p in paragraphs], dtype=np.float64),
+        cleaned.fell_back,
+    )

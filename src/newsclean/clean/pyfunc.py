@@ -70,9 +70,9 @@ def records_from_input(model_input: Any) -> list[dict]:
 class CleanerModel(PythonModel):
     """The pyfunc: articles in (columns ``id`` and one of ``text`` / ``paragraphs`` /
     ``html``), one JSON object per article out: ``{"id", "path", "text", "confidence",
-    "fell_back", "paragraphs": [{"text", "kind", "probabilities", "topics", "kept",
-    "removed_spans"}]}``. Param ``keep``: the kinds
-    to keep, comma-separated (default: the model's setting, ``news``)."""
+    "fell_back", "article_probability", "paragraphs": [{"text", "kind", "probabilities",
+    "topics", "kept", "removed_spans"}]}``. Param ``keep``: the kinds to keep,
+    comma-separated (default: the model's setting, ``news``)."""
 
     def __init__(self, cleaner: Cleaner | None = None):
         self.cleaner = cleaner
@@ -140,6 +140,7 @@ def clean_raw_articles(cleaner: Cleaner, raws: list, keep=None) -> list[dict]:
                     "text": "",
                     "confidence": None,
                     "fell_back": False,
+                    "article_probability": None,
                     "paragraphs": [],
                     "error": error.message,
                 }

@@ -59,6 +59,9 @@ class CleanedArticle:
     # fallback chose the kept run because the model kept almost nothing.
     confidence: float | None = None
     fell_back: bool = False
+    # p(the page is an article page, not a listing, product, service or forum page), from the
+    # cleaner's article-page model (``pagepass.ArticlePageModel``); None without one.
+    article_probability: float | None = None
 
     @property
     def text(self) -> str:
@@ -76,5 +79,8 @@ class CleanedArticle:
             "text": self.text,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "fell_back": self.fell_back,
+            "article_probability": None
+            if self.article_probability is None
+            else round(self.article_probability, 4),
             "paragraphs": [p.to_dict() for p in self.paragraphs],
         }

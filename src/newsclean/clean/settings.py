@@ -26,6 +26,10 @@ class CleanerSettings:
     # With a learned junk stripper: a segment goes when its junk probability reaches this.
     junk_threshold: float = 0.7
     max_edge_segments: int = 3
+    # Look for glued junk only in news paragraphs with a join without a space
+    # (``junk.may_hold_glued_junk``): the segments of the others are not classified, which
+    # was about a quarter of the cleaner's time. Off in the accurate profile.
+    junk_gate: bool = False
     # Page-level pass (``pagepass``): the cost of each switch between kept and dropped blocks
     # in document order (0 = the model's own decisions); a shift of each block's keep score
     # (log odds of news against the likeliest other kind; negative asks more evidence of news);
@@ -46,6 +50,10 @@ class CleanerSettings:
     # ``make train`` chooses both pairs on validation pages, per input (``train.page_pass``).
     text_contiguity_penalty: float | None = None
     text_news_bias: float | None = None
+    # The article-page model (``pagepass.ArticlePageModel.to_dict``), fitted in ``make train``:
+    # each cleaned page gets ``article_probability``. None (cleaners logged before it): no
+    # such field.
+    article_page: dict | None = None
     # Tag kept news and every teaser with topics; False skips the topic model (users who only
     # want clean text; ``newsclean clean --no-topics``).
     topics: bool = True

@@ -15,7 +15,8 @@ articles. Data flows in three steps:
    An article with nothing left to clean (an empty page) is a reject too.
 
 Cleaned articles are written as Parquet with the fields of ``newsclean clean --jsonl`` (``id``,
-``path``, ``text``, ``confidence``, ``fell_back``, ``paragraphs``); rejects as JSON lines
+``path``, ``text``, ``confidence``, ``fell_back``, ``article_probability``,
+``paragraphs``); rejects as JSON lines
 (``path``, ``record``, ``id``, ``error``) beside it. Both are counted and reported; nothing is
 dropped silently.
 """
@@ -385,6 +386,7 @@ def result_type():
             T.StructField("text", T.StringType()),
             T.StructField("confidence", T.DoubleType()),
             T.StructField("fell_back", T.BooleanType()),
+            T.StructField("article_probability", T.DoubleType()),
             T.StructField("paragraphs", T.ArrayType(paragraph)),
         ]
     )
@@ -495,6 +497,7 @@ def clean(
         F.col("cleaned.text").alias("text"),
         F.col("cleaned.confidence").alias("confidence"),
         F.col("cleaned.fell_back").alias("fell_back"),
+        F.col("cleaned.article_probability").alias("article_probability"),
         F.col("cleaned.paragraphs").alias("paragraphs"),
     )
     mode = "overwrite" if overwrite else "errorifexists"

@@ -8,6 +8,7 @@ champion's on the same documents (``tracking.promote``, ``val_clean_f1``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from newsclean.clean.registry import (
 )
 from newsclean.clean.settings import CleanerSettings
 from newsclean.config import Config
-from newsclean.train import glued_junk, page_pass
+from newsclean.train import article_page, glued_junk, page_pass
 
 # The champion rule's score (tracking.promote): clean F1 on the validation documents with
 # glued junk, the challenger's and the current champion's on the same data.
@@ -96,12 +97,21 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
         # The page-level pass, per input (HTML, text), chosen on the validation pages.
         settings, pass_grid = page_pass.tune(cleaner, _pages(frame, "validation", config))
         cleaner = Cleaner(cleaner.kind_model, cleaner.topic_model, settings, cleaner.info, stripper)
+        # The article-page model, fitted on WCXB's dev pages over what this cleaner decides.
+        page_model, page_model_metrics, page_types = article_page.fit_and_score(cleaner, config)
+        if page_model is not None:
+            settings = dataclasses.replace(settings, article_page=page_model.to_dict())
+            cleaner = cleaner.with_settings(article_page=settings.article_page)
         mlflow.log_params(
             {
                 "kind_model": kind_uri,
                 "topic_model": topic_uri,
                 "junk_stripper": "learned (gradient boosting)" if use_stripper else "thresholds",
-                **{f"settings.{k}": v for k, v in settings.to_dict().items()},
+                **{
+                    f"settings.{k}": v
+                    for k, v in settings.to_dict().items()
+                    if k != "article_page"  # numbers of a model: in reports/settings.json
+                },
                 "glue_rate": glued_junk.GLUE_RATE,
                 "max_false_strip_rate": glued_junk.MAX_FALSE_STRIP_RATE,
                 "docs_per_source": docs,
@@ -115,6 +125,7 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
         metrics["tune_seconds"] = time.perf_counter() - started
         if not pass_grid.empty:
             metrics.update(page_pass.chosen_scores(pass_grid, settings))
+        metrics.update(page_model_metrics)
         page = _test_pages_f1(cleaner, frame, config)
         metrics.update(page)
         mlflow.log_metrics(metrics)
@@ -131,6 +142,8 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
             (out / "settings.json").write_text(json.dumps(settings.to_dict(), indent=2))
             if not pass_grid.empty:
                 pass_grid.round(5).to_csv(out / "page_pass_grid_validation.csv", index=False)
+            if not page_types.empty:
+                page_types.round(4).to_csv(out / "article_page_by_wcxb_type.csv", index=False)
             mlflow.log_artifacts(tmp, artifact_path="reports")
         _log_junk_grid_figure(grid, rule_settings)
         logged = log_cleaner(config, kind_uri, topic_uri, settings, stripper=stripper)

@@ -41,6 +41,7 @@ from newsclean.clean.junk import (
     candidate_features,
     junk_candidates,
     junk_probabilities,
+    may_hold_glued_junk,
     spans_from_decision,
 )
 from newsclean.clean.settings import SEGMENT_MODES, CleanerSettings
@@ -241,7 +242,7 @@ def score(
             strict=True,
         )
     ):
-        if len(segments) >= 2:
+        if len(segments) >= 2 and (not settings.junk_gate or may_hold_glued_junk(segments)):
             bounds, _ = spans_from_decision(
                 texts[row],
                 segments,
