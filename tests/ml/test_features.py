@@ -453,37 +453,3 @@ def test_css_cue_flags_read_what_class_names_say_across_naming_styles():
     assert not flags[7].any()
     np.testing.assert_array_equal(flags[8], flags[0])
     assert css_cue_flags(pd.DataFrame({"text": ["no html"]})).tolist() == [[0] * len(CSS_CUES)]
-
-
-def test_line_repeats_find_a_listing_template_and_leave_body_paragraphs_alone():
-    from newsclean.ml.features import line_repeats
-
-    listing = [f"Affordable gym in {code}, Harrow County, near the ring road" for code in range(5)]
-    body = [
-        "The council voted on Monday to add two evening ferry crossings to the island.",
-        "Islanders had asked for the change for three years, the harbour master said.",
-    ]
-    texts = [*body, *listing, "Read more", "Read more"]
-    frame = pd.DataFrame({"doc_id": "page", "position": range(len(texts)), "text": texts}).sample(
-        frac=1.0, random_state=3
-    )  # row order must not matter, only page order
-    values = pd.DataFrame(line_repeats(frame), index=frame.index).sort_index().to_numpy()
-    first, last, whole, run = values.T
-    assert np.allclose(first[:2], 0) and np.allclose(run[:2], 0)  # the body
-    assert np.allclose(first[2:7], np.log1p(4)) and np.allclose(run[2:7], np.log1p(4))
-    assert np.allclose(last[2:7], np.log1p(4))  # same last two words too
-    assert np.allclose(whole[2:7], np.log1p(4))  # numbers count as one template
-    assert np.allclose(whole[7:], np.log1p(1))  # "Read more" twice
-
-
-def test_line_repeats_count_within_a_page_only():
-    from newsclean.ml.features import line_repeats
-
-    frame = pd.DataFrame(
-        {
-            "doc_id": ["a", "b", "b"],
-            "position": [0, 0, 1],
-            "text": ["Posted by Ann", "Posted by Bo", ""],
-        }
-    )
-    assert line_repeats(frame).tolist() == [[0, 0, 0, 0]] * 3

@@ -398,60 +398,6 @@ def sequence_features(p_news: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
     return result.astype(np.float32)
 
 
-# How many words make a line's template key (``line_repeats``).
-TEMPLATE_WORDS = 2
-_TEMPLATE_DIGITS_RE = re.compile(r"\d+")
-_TEMPLATE_WORD_RE = re.compile(r"\w+")
-
-
-def _template_keys(text: str) -> tuple[str, str, str]:
-    """A line's first and last ``TEMPLATE_WORDS`` words and its whole word sequence,
-    lower-cased, every number as 0: "Affordable Gym in 08004, Camden County" and
-    "Affordable Gym in 08007, Burlington County" share the first."""
-    words = _TEMPLATE_WORD_RE.findall(_TEMPLATE_DIGITS_RE.sub("0", text.lower()))
-    if not words:
-        return "", "", ""
-    return (
-        " ".join(words[:TEMPLATE_WORDS]),
-        " ".join(words[-TEMPLATE_WORDS:]),
-        " ".join(words),
-    )
-
-
-def line_repeats(frame: pd.DataFrame) -> np.ndarray:
-    """How much of its page repeats a block's template, with or without HTML.
-
-    Listings, menus, comment forms and link lists are runs of lines built from one template
-    ("Affordable Gym in 08004, Camden County…", "Posted by … at …", "Read more"); a body
-    paragraph seldom starts or ends with the same two words as another one on its page.
-    Per block, within its page: log1p of how many other blocks share its first two words,
-    its last two words, and its whole word sequence (numbers as 0), and log1p of the run of
-    consecutive blocks sharing its first two words. A block without words gets zeros.
-    """
-    n = len(frame)
-    if n == 0:
-        return np.zeros((0, 4), dtype=np.float32)
-    order, codes = _document_order(frame)
-    texts = frame["text"].fillna("").astype(str).to_numpy()[order]
-    keys = [_template_keys(t) for t in texts]
-    columns = []
-    for part in range(3):
-        key = pd.Series([k[part] for k in keys], dtype=object)
-        groups = pd.factorize(pd.Series(codes).astype(str) + "\x1f" + key)[0]
-        counts = np.bincount(groups)[groups] - 1
-        columns.append(np.where(key.to_numpy() == "", 0, counts))
-    first = pd.factorize(pd.Series(codes).astype(str) + "\x1f" + pd.Series([k[0] for k in keys]))[0]
-    new_run = np.r_[True, first[1:] != first[:-1]]
-    run_id = np.cumsum(new_run) - 1
-    run_length = np.bincount(run_id)[run_id] - 1
-    empty = np.array([k[0] == "" for k in keys])
-    columns.append(np.where(empty, 0, run_length))
-    values = np.log1p(np.column_stack(columns).astype(np.float64))
-    result = np.empty_like(values)
-    result[order] = values
-    return result.astype(np.float32)
-
-
 # What a block's class/id names (its own and its ancestors', ``css_tokens``) say about it,
 # as substrings: sites name the same things differently ("individualcomment", "commenttext",
 # "comments-list"), so the CssTokens vocabulary, which learns whole tokens, misses a comment

@@ -25,7 +25,6 @@ from newsclean.ml.features import (
     container_means,
     css_cue_flags,
     ensure_page_columns,
-    line_repeats,
     neighbour_values,
     page_similarity,
     sequence_features,
@@ -158,9 +157,7 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
     story reads like news but is about something else. With ``css_cues`` it also sees what
     the block's class/id names say (comment, navigation, related, advert, share, media,
     byline, article; ``features.CSS_CUES``): reader comments read like news, but their
-    containers are called so on nearly every site. With ``repeats`` it also sees how many
-    blocks of its page share its template (``features.line_repeats``): listings, menus and
-    comment forms repeat one, with or without HTML.
+    containers are called so on nearly every site.
     """
 
     # Defaults for models pickled before these options existed (the champion may be one).
@@ -168,7 +165,6 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
     sequence = False
     similarity = False
     css_cues = False
-    repeats = False
     learning_rate = 0.1
     max_leaf_nodes = 31
 
@@ -185,7 +181,6 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         max_leaf_nodes: int = 31,
         similarity: bool = False,
         css_cues: bool = False,
-        repeats: bool = False,
     ):
         self.base = base
         self.neighbours = neighbours
@@ -198,7 +193,6 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.similarity = similarity
         self.css_cues = css_cues
-        self.repeats = repeats
 
     def _second_features(self, X: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
         frame = ensure_page_columns(X)
@@ -216,8 +210,6 @@ class NeighbourStack(ClassifierMixin, BaseEstimator):
             parts.append(page_similarity(proba[:, KINDS.index("news")], frame))
         if self.css_cues:
             parts.append(css_cue_flags(frame))
-        if self.repeats:
-            parts.append(line_repeats(frame))
         return np.hstack(parts).astype(np.float32)
 
     def out_of_fold(self, X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
@@ -442,7 +434,7 @@ KIND_COLUMNS = ["source", *PAGE_COLUMNS]
 # Second passes over the hierarchical model, by run name: what each one's boosting sees beyond
 # the base probabilities and the block's own dense features (``NeighbourStack`` options).
 # All share one set of out-of-fold base probabilities, so each costs one boosting fit.
-STACK_VIEWS = ("neighbours", "containers", "sequence", "similarity", "css_cues", "repeats")
+STACK_VIEWS = ("neighbours", "containers", "sequence", "similarity", "css_cues")
 
 
 KIND_WEIGHT_GRID = tuple(float(w) for w in np.exp(np.linspace(-2.5, 1.5, 17)))
