@@ -210,3 +210,18 @@ def test_per_page_scores_and_pages_lost_to_a_peer():
     lost = losses_to_peer(scores, peer="keep-all", peer_above=0.5)
     assert sorted(lost["doc_id"]) == ["a", "b"]
     assert losses_to_peer(scores, peer="keep-all", peer_above=0.99).empty
+
+
+def test_resiliparse_keeps_the_main_content_of_a_page():
+    from newsclean.train.pages import BENCH_PEERS, PEERS, resiliparse_extract
+
+    page = (
+        b"<html><body><nav><a href='/'>Home</a> <a href='/w'>World</a></nav><article>"
+        b"<p>The council voted on Monday to add two evening ferry crossings to the island, "
+        b"the first new crossings in ten years, after a long campaign by islanders.</p>"
+        b"<p>The crossings start in March and cost the same as the morning ones.</p>"
+        b"</article><footer>About us | Contact</footer></body></html>"
+    )
+    text = resiliparse_extract(page)
+    assert "evening ferry crossings" in text and "About us" not in text
+    assert set(BENCH_PEERS) == {*PEERS, "resiliparse"}

@@ -3,8 +3,9 @@ boilerpipe.
 
 On the test pages of the page corpora (``sources.pages.load_page``), in one run:
 
-- pages/s on HTML input, one core, for newsclean and each peer (``evaluation.PEERS``), and the
-  page-level shingle F1 of what each one keeps (``evaluation.page_f1``), per corpus and overall;
+- pages/s on HTML input, one core, for newsclean and each peer (``train.pages.BENCH_PEERS``,
+  resiliparse included), and the page-level shingle F1 of what each one keeps
+  (``ml.metrics.page_f1``), per corpus and overall;
 - the same on TEXT input, for newsclean and each peer: each page rendered as plain text, one
   paragraph per line, in each of ``segmentation.TEXT_RENDERINGS`` (``evaluation.page_inputs``;
   newsclean cleans the text, a peer reads the same lines as ``<p>``; rendering is not timed):
@@ -170,9 +171,9 @@ def measure_system(
             return _clean_texts(cleaner, [record["text"] for record, _ in inputs])
 
     else:
-        from newsclean.train.pages import PEERS
+        from newsclean.train.pages import BENCH_PEERS
 
-        extract = PEERS[system]
+        extract = BENCH_PEERS[system]
 
         def extract_all(pages):
             return [extract(p) for p in pages]
@@ -650,11 +651,11 @@ def run(
     ``work_dir`` (default: the system's temporary directory)."""
     from newsclean.clean.batch import default_workers
     from newsclean.progress import steps
-    from newsclean.train.pages import HTML_INPUT, PEERS
+    from newsclean.train.pages import BENCH_PEERS, HTML_INPUT
 
     if not pages:
         raise ValueError("no pages to benchmark")
-    systems = systems or ("newsclean", *PEERS)
+    systems = systems or ("newsclean", *BENCH_PEERS)
     workers = workers or default_workers()
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]
     cpu = cpus[0]

@@ -56,12 +56,25 @@ def keep_everything(html_bytes: bytes) -> str:
     return "\n".join(b.text for b in segment_html(html_bytes))
 
 
+def resiliparse_extract(html_bytes: bytes) -> str:
+    """Resiliparse's plain text in main-content mode: the fast extractor (lexbor, C++) that
+    ``make bench`` sets the speed goals against."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.encoding import detect_encoding
+    from resiliparse.parse.html import HTMLTree
+
+    tree = HTMLTree.parse_from_bytes(html_bytes, detect_encoding(html_bytes))
+    return extract_plain_text(tree, main_content=True)
+
+
 PEERS = {
     "trafilatura": trafilatura_extract,
     "justext": justext_extract,
     "boilerpipe": boilerpipe_extract,
     "keep-all": keep_everything,
 }
+# ``make bench`` also times resiliparse, the speed reference (training's tables keep PEERS).
+BENCH_PEERS = {**PEERS, "resiliparse": resiliparse_extract}
 
 
 # The inputs the page-level evaluation gives every system: the raw page, and the page as plain
