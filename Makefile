@@ -85,11 +85,12 @@ notebooks: setup ## Execute notebooks/*.ipynb against the project's store into r
 
 # The cleaner as a product: REST service and benchmark (newsclean serve, newsclean bench).
 SERVE_PORT   ?= 5002
+PROFILE      ?= accurate
 BENCH_ARGS   ?=
 .PHONY: serve bench
 
-serve: setup ## REST cleaner (mlflow models serve) on 127.0.0.1, port SERVE_PORT=5002
-	$(NEWSCLEAN) $(ARGS) serve --port $(SERVE_PORT)
+serve: setup ## REST cleaner (mlflow models serve) on 127.0.0.1, port SERVE_PORT=5002, PROFILE=accurate|fast
+	$(NEWSCLEAN) $(ARGS) serve --port $(SERVE_PORT) --profile $(PROFILE)
 
 bench: setup ## Benchmark the cleaner vs trafilatura, jusText, and Spark vs the CLI: reports/bench.md + MLflow run (BENCH_ARGS="--max-pages 20")
 	$(NEWSCLEAN) $(ARGS) bench $(BENCH_ARGS)

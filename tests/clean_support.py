@@ -24,6 +24,7 @@ class TrainedStore:
     config: Config
     root: Path
     summary: dict
+    fast_summary: dict | None = None
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess (``newsclean clean``, ``make serve``) on this store."""
@@ -48,7 +49,7 @@ def overrides(root: Path) -> list[str]:
 
 def train_sample_store(root: Path) -> TrainedStore:
     """Build the sample dataset, fit a kind and a topic model on its training split, register
-    them as champions and build the cleaner over them."""
+    them as champions and build the cleaner (and the fast profile) over them."""
     import mlflow
 
     from newsclean import tracking
@@ -57,9 +58,11 @@ def train_sample_store(root: Path) -> TrainedStore:
     from newsclean.ml.kind import KIND_COLUMNS, HierarchicalKind, linear_classifier
     from newsclean.ml.topic import TopicTagger
     from newsclean.train.cleaner import build_and_register_cleaner
+    from newsclean.train.fast import build_and_register_fast_cleaner
 
     config = load_config(overrides(root), environ={})
     config.model.min_df = 1
+    config.model.fast_stack_iterations = 20  # the fast profile's second pass, kept small here
     frame, card = dataset.build(config)
     digest = dataset.load_digest(config.paths.processed_dir)
     tracking.configure(config)
@@ -85,7 +88,8 @@ def train_sample_store(root: Path) -> TrainedStore:
         )
         tracking.promote(name, challenger, lambda uri: 0.0)
     summary = build_and_register_cleaner(config, digest, card)
-    return TrainedStore(config, root, summary)
+    fast_summary = build_and_register_fast_cleaner(config, digest, card)
+    return TrainedStore(config, root, summary, fast_summary)
 
 
 def free_port() -> int:

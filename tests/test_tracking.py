@@ -105,3 +105,21 @@ def test_artifact_progress_bars_are_off_when_output_is_not_a_terminal(tmp_path, 
     import os
 
     assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"
+
+
+@pytest.mark.slow
+def test_another_alias_is_a_line_of_champions_of_its_own(store):
+    tracking.promote("m", _challenger(0.90), _scores(0.0))
+    promoted, reason = tracking.promote("m", _challenger(0.70), _scores(0.0), alias="fast")
+    assert promoted and reason == "no 'fast' yet"
+    promoted, reason = tracking.promote("m", _challenger(0.60), _scores(0.65), alias="fast")
+    assert not promoted and "'fast' kept" in reason
+    promoted, reason = tracking.promote(
+        "m", _challenger(0.99, "sample"), _scores(0.1), alias="fast"
+    )
+    assert not promoted and "sample" in reason and "alias" not in reason
+    client = mlflow.MlflowClient()
+    assert int(tracking.champion_version("m").version) == 1  # the champion line is untouched
+    assert int(tracking.champion_version("m", "fast").version) == 2
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_model_version_by_alias("m", tracking.SAMPLE_ALIAS)  # not moved by 'fast'

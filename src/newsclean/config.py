@@ -113,6 +113,9 @@ class ModelConfig:
     # rows per refit (0 = all) and boosting rounds, to keep five refits affordable.
     loco_max_train_rows: int = 120_000
     loco_stack_iterations: int = 300
+    # The fast profile's kind model (newsclean.train.fast): the same cheaper refit.
+    fast_max_train_rows: int = 120_000
+    fast_stack_iterations: int = 300
     # Cap on training rows per task (0 = all); keeps quick runs quick.
     max_train_rows: int = 0
 

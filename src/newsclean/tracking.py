@@ -366,14 +366,14 @@ def _tag_versions_of_killed(client, experiment_ids: list[str], killed: list[str]
             )
 
 
-def champion_version(model_name: str):
-    """The registered model version holding the champion alias, or None."""
+def champion_version(model_name: str, alias: str = CHAMPION):
+    """The registered model version holding the champion alias (or ``alias``), or None."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
     try:
-        return client.get_model_version_by_alias(model_name, CHAMPION)
+        return client.get_model_version_by_alias(model_name, alias)
     except MlflowException:
         return None
 
@@ -413,8 +413,12 @@ def promote(
     score_champion: Callable[[str], float],
     mode: str = "auto",
     ready_timeout: float = READY_TIMEOUT_S,
+    alias: str = CHAMPION,
 ) -> tuple[bool, str]:
     """Register the challenger; move the champion alias only if it wins on validation.
+    ``alias`` names another line of champions of the same model (the cleaner's ``fast``
+    profile), judged by the same rule against its own holder; the ``sample`` alias is only
+    the champion line's.
 
     ``score_champion(model_uri)`` scores the current champion on the challenger's validation
     split, in the same run, so both are judged on the same data; test figures never decide.
@@ -442,7 +446,8 @@ def promote(
         raise ValueError(f"promote mode must be one of {PROMOTE_MODES}, not {mode!r}")
     value = round(challenger.value, 6)
     client = mlflow.MlflowClient()
-    current = champion_version(model_name)
+    current = champion_version(model_name, alias)
+    holder = "champion" if alias == CHAMPION else f"'{alias}'"
     version = mlflow.register_model(
         challenger.model_uri,
         model_name,
@@ -465,17 +470,18 @@ def promote(
     if mode == "force":
         promoted = True
         reason = "forced (--promote force)" + (
-            f"; replaced champion v{current.version}" if current is not None else ""
+            f"; replaced {holder} v{current.version}" if current is not None else ""
         )
     elif mode == "never":
         promoted, reason = False, "not promoted (--promote never)"
     elif current is None:
-        promoted, reason = True, "no champion yet"
+        promoted, reason = True, f"no {holder} yet"
     elif challenger.data == "sample" and current.tags.get("data", "corpora") != "sample":
         promoted = False
         reason = (
-            f"trained on the bundled sample only; champion v{current.version} was trained on "
-            f"the corpora and is kept (this version has the alias '{SAMPLE_ALIAS}')"
+            f"trained on the bundled sample only; {holder} v{current.version} was trained on "
+            "the corpora and is kept"
+            + (f" (this version has the alias '{SAMPLE_ALIAS}')" if alias == CHAMPION else "")
         )
     else:
         try:
@@ -484,8 +490,8 @@ def promote(
             old_value = None
             promoted = False
             reason = (
-                f"champion v{current.version} cannot score the new validation data "
-                f"({type(error).__name__}: {str(error)[:200]}); champion kept"
+                f"{holder} v{current.version} cannot score the new validation data "
+                f"({type(error).__name__}: {str(error)[:200]}); {holder} kept"
             )
         if old_value is not None:
             client.set_model_version_tag(
@@ -494,15 +500,15 @@ def promote(
             promoted = value > old_value
             comparison = ">" if promoted else "<="
             reason = (
-                f"{challenger.metric} {value:.4f} {comparison} champion v{current.version}'s "
+                f"{challenger.metric} {value:.4f} {comparison} {holder} v{current.version}'s "
                 f"{old_value:.4f} on the same validation data; "
-                + ("promoted" if promoted else "champion kept")
+                + ("promoted" if promoted else f"{holder} kept")
             )
     client.set_model_version_tag(model_name, version.version, "promotion", reason)
-    if challenger.data == "sample":
+    if challenger.data == "sample" and alias == CHAMPION:
         client.set_registered_model_alias(model_name, SAMPLE_ALIAS, version.version)
     if promoted:
-        client.set_registered_model_alias(model_name, CHAMPION, version.version)
+        client.set_registered_model_alias(model_name, alias, version.version)
     return promoted, reason
 
 

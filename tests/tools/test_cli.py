@@ -74,3 +74,17 @@ def test_a_missing_input_file_is_reported(tmp_path, capsys, tmp_config):
     missing = tmp_path / "missing.txt"
     status = cli.main(["--tracking-uri", tmp_config.tracking.tracking_uri, "clean", str(missing)])
     assert status != 0
+
+
+def test_an_unknown_profile_is_refused(capsys):
+    assert cli.main(["clean", "--profile", "quick", "x.txt"]) == 2
+    assert "unknown profile 'quick'" in capsys.readouterr().err
+
+
+def test_serve_runs_the_profiles_registered_cleaner():
+    from newsclean.config import load_config
+    from newsclean.tools.serve import serve_command
+
+    config = load_config(environ={})
+    assert "models:/newsclean-cleaner@fast" in serve_command(config, 5002, profile="fast")
+    assert "models:/newsclean-cleaner@champion" in serve_command(config, 5002)

@@ -208,16 +208,16 @@ class Cleaner:
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
-    def load(cls, uri: str | None = None, config=None) -> Cleaner:
+    def load(cls, uri: str | None = None, config=None, profile: str | None = None) -> Cleaner:
         """The registered cleaner (default ``models:/newsclean-cleaner@champion`` in the
-        project's tracking store), or any pyfunc model URI / path of a logged cleaner.
-        Loading settles the process's garbage collector (``settle_garbage_collector``)."""
+        project's tracking store; ``profile="fast"``: the one with the ``fast`` alias), or
+        any pyfunc model URI / path of a logged cleaner. Loading settles the process's
+        garbage collector (``settle_garbage_collector``)."""
+        uri = registry.profile_uri(profile, uri)
         python_model = registry.load_python_model(uri, config)
         cleaner = getattr(python_model, "cleaner", None)
         if not isinstance(cleaner, Cleaner):
-            raise ModelNotFoundError(
-                f"{uri or registry.DEFAULT_MODEL_URI} is not a newsclean cleaner model"
-            )
+            raise ModelNotFoundError(f"{uri} is not a newsclean cleaner model")
         return cleaner
 
     @classmethod

@@ -19,6 +19,24 @@ CLEANER_MODEL_NAME = "newsclean-cleaner"
 KIND_MODEL_NAME = "newsclean-kind"
 TOPIC_MODEL_NAME = "newsclean-topic"
 DEFAULT_MODEL_URI = f"models:/{CLEANER_MODEL_NAME}@champion"
+# The cleaner's profiles: ``accurate`` is the champion; ``fast`` a cheaper cleaner registered
+# beside it under its own alias (``newsclean.train.fast``).
+FAST_ALIAS = "fast"
+PROFILES = {
+    "accurate": DEFAULT_MODEL_URI,
+    FAST_ALIAS: f"models:/{CLEANER_MODEL_NAME}@{FAST_ALIAS}",
+}
+
+
+def profile_uri(profile: str | None = None, model: str | None = None) -> str:
+    """The cleaner URI a user asked for: ``model`` when given, else the profile's (default
+    ``accurate``, the champion)."""
+    if model:
+        return model
+    profile = (profile or "accurate").strip().lower()
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    return PROFILES[profile]
 
 
 def configured(config: Config | None) -> Config:
@@ -43,7 +61,7 @@ def load_python_model(uri: str | None = None, config: Config | None = None) -> A
 
     config = configured(config)
     uri = uri or DEFAULT_MODEL_URI
-    hint = "run `make train` first" if uri == DEFAULT_MODEL_URI else "check --model"
+    hint = "run `make train` first" if uri in PROFILES.values() else "check --model"
     store = config.tracking.tracking_uri
     sqlite_path = Path(store.removeprefix("sqlite:///"))
     if uri.startswith("models:/") and store.startswith("sqlite:///") and not sqlite_path.exists():

@@ -105,6 +105,18 @@ def _peak_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
+# The cleaner's two profiles (``registry.PROFILES``): the champion, and the ``fast`` one when
+# it is registered.
+FAST_SYSTEM = "newsclean-fast"
+CLEANER_SYSTEMS = ("newsclean", FAST_SYSTEM)
+
+
+def _fast_uri() -> str:
+    from newsclean.clean.registry import FAST_ALIAS, PROFILES
+
+    return PROFILES[FAST_ALIAS]
+
+
 def _read(paths: list[str]) -> list[bytes]:
     return [Path(p).read_bytes() for p in paths]
 
@@ -161,8 +173,8 @@ def measure_system(
     """Runs in a fresh process: load, then time ``system`` on the pages (best of ``repeats``)."""
     _pin(cpu)
     started = time.perf_counter()
-    if system == "newsclean":
-        cleaner = _load_cleaner(model_uri, tracking)
+    if system in CLEANER_SYSTEMS:
+        cleaner = _load_cleaner(model_uri if system == "newsclean" else _fast_uri(), tracking)
 
         def extract_all(pages):
             return _clean_html(cleaner, pages)
@@ -202,9 +214,10 @@ def measure_system(
         "outputs": outputs,
         "text_inputs": _text_inputs(extract_text_all, pages, repeats),
     }
-    if system == "newsclean":
+    if system in CLEANER_SYSTEMS:
         result["stage_seconds"] = _stages(cleaner, pages)
         result.update(_text_input(cleaner, pages, repeats))
+    if system == "newsclean":
         result["scaling"] = _scaling(extract_all, pages, scale_base, scales)
     result["peak_rss_mb"] = _peak_mb()
     return result
@@ -835,12 +848,13 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["| stage | seconds | share |", "|---|---:|---:|"]
         for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
             lines.append(f"| {stage} | {seconds:.1f} | {seconds / total:.0%} |")
-    if ours:
+    for cleaner_system in (s for s in report["systems"] if s["system"] in CLEANER_SYSTEMS):
         lines += [
             "",
-            f"Text input (the same pages' paragraphs, no HTML): "
-            f"**{ours['text_paragraphs_per_s']:,.0f} paragraphs/s** "
-            f"({ours['text_paragraphs']:,} paragraphs in {ours['text_seconds']:.1f} s, one core).",
+            f"Text input, {cleaner_system['system']} (the same pages' paragraphs, no HTML): "
+            f"**{cleaner_system['text_paragraphs_per_s']:,.0f} paragraphs/s** "
+            f"({cleaner_system['text_paragraphs']:,} paragraphs in "
+            f"{cleaner_system['text_seconds']:.1f} s, one core).",
         ]
     if report["scaling"]:
         lines += ["", "## Time against input size (newsclean, one core)", ""]
@@ -1123,6 +1137,15 @@ def main(
     if problem:
         print(f"bench: {problem}", file=sys.stderr)
         return 1
+    from newsclean.train.pages import BENCH_PEERS
+
+    systems = ("newsclean", *BENCH_PEERS)
+    if model_uri is None:  # the fast profile beside the champion, when one is registered
+        fast_problem = _in_fresh_process(_check_model, _fast_uri(), tracking)
+        if fast_problem:
+            print(f"bench: no fast profile ({fast_problem})", file=sys.stderr)
+        else:
+            systems = ("newsclean", FAST_SYSTEM, *BENCH_PEERS)
     with tempfile.TemporaryDirectory(prefix="newsclean-bench-") as tmp:
         try:
             pages = load_test_pages(config, Path(tmp) / "pages", max_pages)
@@ -1133,6 +1156,7 @@ def main(
             config,
             pages,
             model_uri,
+            systems=systems,
             scale_base=scale_base,
             repeats=repeats,
             workers=workers,

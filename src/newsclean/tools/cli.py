@@ -87,6 +87,18 @@ def _config(ctx: typer.Context) -> Config:
     return ctx.obj
 
 
+def _model_uri(profile: str | None, model: str | None) -> str | None:
+    """``--model``, else the ``--profile``'s registered cleaner (None: the default)."""
+    from newsclean.clean.registry import profile_uri
+
+    if model is None and profile is None:
+        return None
+    try:
+        return profile_uri(profile, model)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--profile") from None
+
+
 def _done(status: int) -> None:
     if status:
         raise typer.Exit(status)
@@ -96,6 +108,14 @@ ModelOption = Annotated[
     str | None,
     typer.Option(
         "--model", metavar="URI", help="Cleaner model URI (default: the registered champion)."
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="accurate|fast",
+        help="Which registered cleaner: accurate (the champion, default) or fast (cheaper "
+        "kind model, glued-junk gate); --model overrides it.",
     ),
 ]
 KeepOption = Annotated[
@@ -262,6 +282,7 @@ def clean(
         ),
     ],
     model: ModelOption = None,
+    profile: ProfileOption = None,
     keep: KeepOption = None,
     jsonl: Annotated[
         bool, typer.Option(help="One JSON object per article, with every paragraph.")
@@ -286,6 +307,7 @@ def clean(
     One input prints the cleaned article; --jsonl prints one JSON object per article."""
     from newsclean.clean import batch
 
+    model = _model_uri(profile, model)
     _done(batch.run(_config(ctx), paths, model, jsonl, keep, workers, progress, topics=topics))
 
 
@@ -304,6 +326,7 @@ def clean_spark(
         str, typer.Option(help="Spark master (e.g. spark://host:7077, yarn).")
     ] = "local[*]",
     model: ModelOption = None,
+    profile: ProfileOption = None,
     keep: KeepOption = None,
     format: Annotated[  # noqa: A002
         str | None, typer.Option(help="Input format: jsonl or parquet (default: by name).")
@@ -342,7 +365,7 @@ def clean_spark(
         _config(ctx),
         inputs,
         output,
-        model_uri=model,
+        model_uri=_model_uri(profile, model),
         master=master,
         fmt=format,
         keep=keep,
@@ -360,13 +383,19 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 5002,
     host: Annotated[str, typer.Option(help="Interface (default: loopback only).")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
+    profile: ProfileOption = None,
 ) -> None:
     """The registered cleaner as a REST service: POST articles to /invocations.
 
-    Runs `mlflow models serve` on the champion in this environment, on loopback by default."""
+    Runs `mlflow models serve` on the champion (or the --profile fast cleaner) in this
+    environment, on loopback by default."""
+    from newsclean.clean.registry import PROFILES
     from newsclean.tools import serve as serving
 
-    _done(serving.serve(_config(ctx), port, host, workers))
+    profile = (profile or "accurate").lower()
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"choose one of {', '.join(PROFILES)}", param_hint="--profile")
+    _done(serving.serve(_config(ctx), port, host, workers, profile))
 
 
 @app.command(epilog="Examples: `newsclean bench` (`make bench`); `newsclean bench --max-pages 20`")

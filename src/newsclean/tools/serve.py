@@ -8,21 +8,21 @@ import sys
 from pathlib import Path
 
 from newsclean import tracking
-from newsclean.clean.registry import CLEANER_MODEL_NAME, DEFAULT_MODEL_URI
+from newsclean.clean.registry import CLEANER_MODEL_NAME, FAST_ALIAS, PROFILES
 from newsclean.config import Config
 
 
 def serve_command(
-    config: Config, port: int, host: str = "127.0.0.1", workers: int = 1
+    config: Config, port: int, host: str = "127.0.0.1", workers: int = 1, profile: str = "accurate"
 ) -> list[str]:
-    """The ``mlflow models serve`` command line for the registered cleaner."""
+    """The ``mlflow models serve`` command line for the registered cleaner of ``profile``."""
     mlflow_cli = Path(sys.executable).with_name("mlflow")
     return [
         str(mlflow_cli) if mlflow_cli.exists() else "mlflow",
         "models",
         "serve",
         "-m",
-        DEFAULT_MODEL_URI,
+        PROFILES[profile],
         "--env-manager",
         "local",
         "-h",
@@ -34,18 +34,25 @@ def serve_command(
     ]
 
 
-def serve(config: Config, port: int = 5002, host: str = "127.0.0.1", workers: int = 1) -> int:
-    """Check that a cleaner is registered, then replace this process with ``mlflow models
-    serve`` on it."""
+def serve(
+    config: Config,
+    port: int = 5002,
+    host: str = "127.0.0.1",
+    workers: int = 1,
+    profile: str = "accurate",
+) -> int:
+    """Check that a cleaner of ``profile`` is registered, then replace this process with
+    ``mlflow models serve`` on it."""
     tracking.configure(config)
-    if tracking.champion_version(CLEANER_MODEL_NAME) is None:
+    alias = FAST_ALIAS if profile == FAST_ALIAS else tracking.CHAMPION
+    if tracking.champion_version(CLEANER_MODEL_NAME, alias) is None:
         print(
-            f"serve: no {CLEANER_MODEL_NAME} champion in {config.tracking.tracking_uri}; "
+            f"serve: no {CLEANER_MODEL_NAME} {alias} in {config.tracking.tracking_uri}; "
             "run `make train` first",
             file=sys.stderr,
         )
         return 1
-    command = serve_command(config, port, host, workers)
+    command = serve_command(config, port, host, workers, profile)
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": config.tracking.tracking_uri,
@@ -55,7 +62,7 @@ def serve(config: Config, port: int = 5002, host: str = "127.0.0.1", workers: in
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
     print(
-        f"serving {DEFAULT_MODEL_URI} on http://{host}:{port}/invocations (Ctrl-C stops)",
+        f"serving {PROFILES[profile]} on http://{host}:{port}/invocations (Ctrl-C stops)",
         file=sys.stderr,
     )
     os.execvpe(command[0], command, env)

@@ -29,6 +29,7 @@ from newsclean.clean.registry import (
 from newsclean.clean.settings import CleanerSettings
 from newsclean.config import Config
 from newsclean.train import article_page, glued_junk, page_pass
+from newsclean.train.pages import split_pages
 
 # The champion rule's score (tracking.promote): clean F1 on the validation documents with
 # glued junk, the challenger's and the current champion's on the same data.
@@ -95,7 +96,7 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
         val = val_learned if use_stripper else val_rule
         cleaner = Cleaner(cleaner.kind_model, cleaner.topic_model, settings, cleaner.info, stripper)
         # The page-level pass, per input (HTML, text), chosen on the validation pages.
-        settings, pass_grid = page_pass.tune(cleaner, _pages(frame, "validation", config))
+        settings, pass_grid = page_pass.tune(cleaner, split_pages(frame, "validation", config))
         cleaner = Cleaner(cleaner.kind_model, cleaner.topic_model, settings, cleaner.info, stripper)
         # The article-page model, fitted on WCXB's dev pages over what this cleaner decides.
         page_model, page_model_metrics, page_types = article_page.fit_and_score(cleaner, config)
@@ -237,16 +238,6 @@ def _validation_clean_f1(cleaner: Cleaner, validation) -> float:
     )
 
 
-def _pages(frame: pd.DataFrame, split: str, config: Config) -> list:
-    """The page-level evaluation's pages of ``split`` (``test_pages``; corpora present only)."""
-    from newsclean.train.pages import test_pages
-
-    corpora_dir = config.paths.corpora_dir
-    if corpora_dir is None or not Path(corpora_dir).is_dir():
-        return []
-    return test_pages(frame[frame["split"] == split], config)
-
-
 def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dict[str, float]:
     """Page-level shingle F1 of the cleaner on the real test pages (corpora present only): the
     same pages, in the same order, as the kind task's page-level table (``test_pages``). HTML
@@ -262,7 +253,7 @@ def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dic
         summarise_pages,
     )
 
-    pages = _pages(frame, "test", config)
+    pages = split_pages(frame, "test", config)
     if not pages:
         return {}
     raws = [RawArticle(f"{p.corpus}/{p.doc_id}", "html", p.html) for p in pages]

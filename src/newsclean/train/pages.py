@@ -269,6 +269,17 @@ def test_pages(test: pd.DataFrame, config: Config, max_pages: int | None = None)
     return pages
 
 
+def split_pages(frame: pd.DataFrame, split: str, config: Config) -> list:
+    """``test_pages`` of the dataset's ``split`` rows (validation or test; none without the
+    corpora)."""
+    from pathlib import Path
+
+    corpora_dir = config.paths.corpora_dir
+    if corpora_dir is None or not Path(corpora_dir).is_dir():
+        return []
+    return test_pages(frame[frame["split"] == split], config)
+
+
 def page_level(
     best: dict,
     model,

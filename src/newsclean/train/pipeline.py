@@ -14,6 +14,7 @@ from newsclean import memory, tracking
 from newsclean.config import Config
 from newsclean.data import dataset
 from newsclean.train.cleaner import build_and_register_cleaner
+from newsclean.train.fast import build_and_register_fast_cleaner
 from newsclean.train.kind import train_kind
 from newsclean.train.runs import TASKS, with_resources
 from newsclean.train.topic import train_topic
@@ -39,4 +40,6 @@ def train_all(config: Config, tasks: list[str] | None = None) -> list[dict]:
     if tasks is None or "cleaner" in tasks:
         # The product over the champions; a partial run (one task) leaves the cleaner as it is.
         results.append(build_and_register_cleaner(config, digest, card))
+        # The fast profile beside it (alias ``fast``), over the same champions.
+        results.append(build_and_register_fast_cleaner(config, digest, card))
     return results
