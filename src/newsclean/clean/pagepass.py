@@ -18,10 +18,12 @@ mistakes remain that no single block shows:
 
 The pass decides kinds, not only keep/drop: a block it keeps becomes ``news``, a news block it
 drops takes its most probable other kind. Its settings live in
-``newsclean.clean.settings.CleanerSettings``; they were chosen on validation pages with
-``scripts/page_pass_sweep.py`` and are the defaults, so cleaners logged before the pass (whose
-settings lack them) get it too.
-``page_confidence`` summarises how sure the decisions of a page were, for users who triage.
+``newsclean.clean.settings.CleanerSettings``: each ``make train`` chooses the penalty and the
+bias on the validation pages, for HTML and for text input (``newsclean.train.page_pass``); the
+defaults (chosen once with ``scripts/page_pass_sweep.py``) serve cleaners logged before.
+``page_confidence`` summarises how sure the decisions of a page were, for users who triage;
+``ArticlePageModel`` turns ``page_figures`` (what was decided on the page as a whole) into
+p(the page is an article page), fitted in training on today's pages of every type.
 """
 
 from __future__ import annotations

@@ -35,12 +35,10 @@ class CleanerSettings:
     # (log odds of news against the likeliest other kind; negative asks more evidence of news);
     # and the fallback to the most article-like run of blocks when less than
     # ``fallback_min_chars`` characters are kept (0 = never), each block scoring p(news) -
-    # ``fallback_floor``. Chosen on the 324 validation pages with kind champion v1
-    # (scripts/page_pass_sweep.py); page F1 without the pass -> with it: HTML 0.9201 -> 0.9218,
-    # text:blocks 0.8731 -> 0.8933, text:html-text 0.8671 -> 0.8879. A bias of -0.5 (penalty
-    # 1.0) scored higher still on those pages (0.9261, 0.8982, 0.8911) but drops a body
-    # paragraph whose news probability ties with another kind at the end of an article (the
-    # sample-trained cleaner's case in tests/test_behaviour.py), so it is not the default.
+    # ``fallback_floor``. The defaults were chosen on the 324 validation pages with kind
+    # champion v1 (scripts/page_pass_sweep.py); since then ``make train`` chooses the penalty
+    # and the bias on the validation pages for each cleaner it builds, one pair for HTML and
+    # one for text input (``newsclean.train.page_pass``), and logs them with it.
     contiguity_penalty: float = 1.25
     news_bias: float = 0.0
     fallback_min_chars: int = 200
