@@ -135,7 +135,12 @@ def build_and_register_fast_cleaner(config: Config, digest: str, card: dict) -> 
         mlflow.log_metrics(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             kind_dir = Path(tmp) / "kind_model"
-            mlflow.sklearn.save_model(kind, kind_dir)
+            mlflow.sklearn.save_model(  # as the kind task logs its models
+                kind,
+                kind_dir,
+                pip_requirements=tracking.pinned_requirements(),
+                serialization_format="cloudpickle",
+            )
             if not pass_grid.empty:
                 pass_grid.round(5).to_csv(Path(tmp) / "page_pass_grid_validation.csv", index=False)
                 mlflow.log_artifact(str(Path(tmp) / "page_pass_grid_validation.csv"), "reports")
