@@ -11,6 +11,9 @@ from newsclean.clean.registry import CLEANER_MODEL_NAME, FAST_ALIAS, PROFILES, p
 pytestmark = pytest.mark.slow
 
 def test_the_fast_cleaner_has_its_own_alias_and_the_champion_keeps_its_own(cleaner_store):
+    from newsclean import tracking
+
+    tracking.configure(cleaner_store.config)  # other tests point MLflow at their own stores
     client = mlflow.MlflowClient()
     fast = client.get_model_version_by_alias(CLEANER_MODEL_NAME, FAST_ALIAS)
     champion = client.get_model_version_by_alias(CLEANER_MODEL_NAME, "champion")
