@@ -19,7 +19,7 @@ from newsclean import Cleaner
 from newsclean.clean.cleaner import ordered_proba
 from newsclean.clean.inputs import InputError
 from newsclean.clean.junk import split_segments, strip_decision, url_spans
-from newsclean.clean.results import CleanedArticle, ModelNotFoundError
+from newsclean.clean.results import ARTICLE_FIELDS, CleanedArticle, ModelNotFoundError
 from newsclean.clean.settings import CleanerSettings, parse_keep
 from newsclean.config import KINDS
 
@@ -224,15 +224,7 @@ def test_results_are_typed_and_serialise_to_the_documented_json():
     result = Cleaner(RuleKind()).clean(f"Claim free spins now!{NEWS_TEXT}", id="ferry")
     assert isinstance(result, CleanedArticle)
     record = result.to_dict()
-    assert list(record) == [
-        "id",
-        "path",
-        "text",
-        "confidence",
-        "fell_back",
-        "article_probability",
-        "paragraphs",
-    ]
+    assert tuple(record) == ARTICLE_FIELDS
     assert 0.0 <= record["confidence"] <= 1.0 and record["fell_back"] is False
     assert record["id"] == "ferry"
     paragraph = record["paragraphs"][0]

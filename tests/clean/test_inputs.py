@@ -22,6 +22,7 @@ from newsclean.clean.inputs import (
     read_path,
     to_article,
 )
+from newsclean.clean.results import ARTICLE_FIELDS
 
 
 def read_all(path, stdin=None):
@@ -248,15 +249,7 @@ def test_cli_jsonl_on_a_directory_with_progress_and_exit_status(cleaner_store, t
     assert len(records) == 6
     assert records[0]["path"] == str(folder / "ferry.txt.gz")
     for record in records:
-        assert set(record) == {
-            "id",
-            "path",
-            "text",
-            "confidence",
-            "fell_back",
-            "article_probability",
-            "paragraphs",
-        }
+        assert set(record) == set(ARTICLE_FIELDS)
         kept = [p for p in record["paragraphs"] if p["kept"]]
         assert all(p["kind"] in {"news", "teaser"} for p in kept)
         assert record["text"] == "\n\n".join(p["text"] for p in kept)

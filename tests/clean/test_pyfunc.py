@@ -21,6 +21,7 @@ from clean_support import CLEAN_INPUTS, free_port
 from newsclean.clean import pyfunc
 from newsclean.clean.inputs import InputError
 from newsclean.clean.registry import CLEANER_MODEL_NAME, DEFAULT_MODEL_URI
+from newsclean.clean.results import ARTICLE_FIELDS
 from newsclean.train.cleaner import CHAMPION_METRIC
 
 pytestmark = pytest.mark.slow
@@ -178,15 +179,7 @@ def test_rest_good_request_returns_the_documented_json(server, cleaner):
     predictions = body["predictions"]
     assert [p["id"] for p in predictions] == ["text", "paragraphs", "html"]
     for prediction, article in zip(predictions, articles, strict=True):
-        assert set(prediction) == {
-            "id",
-            "path",
-            "text",
-            "confidence",
-            "fell_back",
-            "article_probability",
-            "paragraphs",
-        }
+        assert set(prediction) == set(ARTICLE_FIELDS)
         assert prediction == cleaner.clean_many([article])[0].to_dict()
     status, body = post(
         server,

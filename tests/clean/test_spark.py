@@ -276,3 +276,10 @@ def test_conf_items_are_parsed_and_a_bad_one_is_a_usage_error(tmp_path, capsys):
     status = cli.main(["clean-spark", str(BATCH), str(tmp_path / "o"), "--conf", "nokey"])
     assert status == 2
     assert "--conf takes KEY=VALUE" in capsys.readouterr().err
+
+
+def test_the_spark_output_has_the_fields_of_every_cleaned_article():
+    from newsclean.clean.results import ARTICLE_FIELDS
+    from newsclean.clean.spark import result_type
+
+    assert result_type().fieldNames() == [f for f in ARTICLE_FIELDS if f != "path"]

@@ -10,6 +10,7 @@ from newsclean.clean.registry import CLEANER_MODEL_NAME, FAST_ALIAS, PROFILES, p
 
 pytestmark = pytest.mark.slow
 
+
 def test_the_fast_cleaner_has_its_own_alias_and_the_champion_keeps_its_own(cleaner_store):
     from newsclean import tracking
 

@@ -49,6 +49,19 @@ class CleanedParagraph:
         }
 
 
+# The fields of every cleaned article, in order: ``CleanedArticle.to_dict``, ``newsclean clean
+# --jsonl``, the REST service's predictions and the Spark output (which adds nothing else).
+ARTICLE_FIELDS = (
+    "id",
+    "path",
+    "text",
+    "confidence",
+    "fell_back",
+    "article_probability",
+    "paragraphs",
+)
+
+
 @dataclass
 class CleanedArticle:
     id: str

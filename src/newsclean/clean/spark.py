@@ -45,7 +45,7 @@ from newsclean.clean.inputs import (
     parse_jsonl_line,
 )
 from newsclean.clean.registry import DEFAULT_MODEL_URI
-from newsclean.clean.results import ModelNotFoundError
+from newsclean.clean.results import ARTICLE_FIELDS, ModelNotFoundError
 from newsclean.clean.settings import parse_keep
 from newsclean.config import Config
 
@@ -491,14 +491,8 @@ def clean(
     nothing_left = results.where(empty).select(
         "path", "record", F.col("checked.id").alias("id"), no_text.alias("error")
     )
-    cleaned = results.where(~empty).select(
-        F.col("cleaned.id").alias("id"),
-        "path",
-        F.col("cleaned.text").alias("text"),
-        F.col("cleaned.confidence").alias("confidence"),
-        F.col("cleaned.fell_back").alias("fell_back"),
-        F.col("cleaned.article_probability").alias("article_probability"),
-        F.col("cleaned.paragraphs").alias("paragraphs"),
+    cleaned = results.where(~empty).select(  # the fields of `newsclean clean --jsonl`
+        *(F.col(f"cleaned.{f}").alias(f) if f != "path" else f for f in ARTICLE_FIELDS)
     )
     mode = "overwrite" if overwrite else "errorifexists"
     cleaned.write.mode(mode).option("maxRecordsPerFile", MAX_RECORDS_PER_FILE).parquet(output)

@@ -30,6 +30,7 @@ from newsclean.clean.settings import CleanerSettings
 from newsclean.config import Config
 from newsclean.train import article_page, glued_junk, page_pass
 from newsclean.train.pages import split_pages
+from newsclean.train.runs import not_built
 
 # The champion rule's score (tracking.promote): clean F1 on the validation documents with
 # glued junk, the challenger's and the current champion's on the same data.
@@ -49,17 +50,7 @@ def build_and_register_cleaner(config: Config, digest: str, card: dict) -> dict:
     kind_uri, topic_uri = champion_uri(KIND_MODEL_NAME), champion_uri(TOPIC_MODEL_NAME)
     if kind_uri is None:
         reason = f"no {KIND_MODEL_NAME} champion yet: train kind first"
-        print(f"  cleaner: not built ({reason})", file=sys.stderr)
-        return {
-            "task": "cleaner",
-            "parent_run_id": None,
-            "best": "-",
-            "promoted": False,
-            "reason": reason,
-            "score_name": "clean F1",
-            "val_macro_f1": float("nan"),
-            "test_macro_f1": float("nan"),
-        }
+        return not_built("cleaner", reason, "clean F1")
     frame = dataset.load(config.paths.processed_dir)
     card_summary = summary(card) if card else "no data card"
     cleaner = Cleaner.from_champions(config, kind_uri=kind_uri, topic_uri=topic_uri)

@@ -36,9 +36,10 @@ from newsclean.config import Config
 from newsclean.ml.kind import KIND_COLUMNS, ReweightedKind, champion_design, tune_kind_weights
 from newsclean.train import article_page, page_pass
 from newsclean.train.pages import score_pages, split_pages, summarise_pages
-from newsclean.train.runs import cap
+from newsclean.train.runs import cap, not_built
 
 FAST_METRIC = "val_page_f1_mean"
+FAST_SCORE_NAME = "page F1 (mean of inputs)"
 
 
 def fast_kind_model(frame: pd.DataFrame, config: Config) -> ReweightedKind:
@@ -75,18 +76,7 @@ def build_and_register_fast_cleaner(config: Config, digest: str, card: dict) -> 
     accurate_uri = champion_uri(CLEANER_MODEL_NAME)
     topic_uri = champion_uri(TOPIC_MODEL_NAME)
     if accurate_uri is None:
-        reason = "no accurate cleaner champion yet"
-        print(f"  cleaner (fast): not built ({reason})", file=sys.stderr)
-        return {
-            "task": "cleaner (fast)",
-            "parent_run_id": None,
-            "best": "-",
-            "promoted": False,
-            "reason": reason,
-            "score_name": "page F1 (mean of inputs)",
-            "val_macro_f1": float("nan"),
-            "test_macro_f1": float("nan"),
-        }
+        return not_built("cleaner (fast)", "no accurate cleaner champion yet", FAST_SCORE_NAME)
     frame = dataset.load(config.paths.processed_dir)
     card_summary = summary(card) if card else "no data card"
     validation_pages = split_pages(frame, "validation", config)
@@ -181,7 +171,7 @@ def build_and_register_fast_cleaner(config: Config, digest: str, card: dict) -> 
         "promoted": promoted,
         "reason": reason,
         "model_uri": logged.model_uri,
-        "score_name": "page F1 (mean of inputs)",
+        "score_name": FAST_SCORE_NAME,
         "val_macro_f1": val_f1,
         "test_macro_f1": test_f1,
         **{k: v for k, v in metrics.items() if k.startswith(("test_", "val_"))},

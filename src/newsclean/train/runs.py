@@ -4,6 +4,7 @@ table ``make train`` ends with."""
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,6 +104,21 @@ def log_splits(parts: dict[str, pd.DataFrame], task: Task, digest: str, config: 
         digest,
         str(paragraphs_path(config.paths.processed_dir)),
     )
+
+
+def not_built(task: str, reason: str, score_name: str) -> dict:
+    """The ``results_table`` row of a task that could not run (``reason`` says why)."""
+    print(f"  {task}: not built ({reason})", file=sys.stderr)
+    return {
+        "task": task,
+        "parent_run_id": None,
+        "best": "-",
+        "promoted": False,
+        "reason": reason,
+        "score_name": score_name,
+        "val_macro_f1": float("nan"),
+        "test_macro_f1": float("nan"),
+    }
 
 
 def results_table(results: list[dict]) -> str:
