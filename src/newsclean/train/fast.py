@@ -6,9 +6,10 @@ through the kind model again). The fast profile keeps the champion's design but 
 cheaper, as the leave-one-corpus-out refits are (no char n-grams, ``fast_stack_iterations``
 boosting rounds, at most ``fast_max_train_rows`` training rows, kind weights tuned on
 validation), and turns the junk gate on (``CleanerSettings.junk_gate``: only paragraphs with
-a join without a space are looked at). The topic champion, the junk thresholds and the
-article-page model are as for the accurate cleaner; the page-level pass is chosen for it on
-the validation pages. It takes the ``fast`` alias by the champion rule: a higher mean page
+a join without a space are looked at), with thresholds instead of the learned stripper. The
+topic champion is the accurate cleaner's; the junk thresholds are tuned for it on the glued
+validation documents, the page-level pass and the article-page model on the validation
+pages. It takes the ``fast`` alias by the champion rule: a higher mean page
 F1 over HTML and the text renderings on the validation pages than the current ``fast``
 cleaner on the same pages.
 """
@@ -34,7 +35,7 @@ from newsclean.clean.registry import (
 )
 from newsclean.config import Config
 from newsclean.ml.kind import KIND_COLUMNS, ReweightedKind, champion_design, tune_kind_weights
-from newsclean.train import article_page, page_pass
+from newsclean.train import article_page, glued_junk, page_pass
 from newsclean.train.pages import score_pages, split_pages, summarise_pages
 from newsclean.train.runs import cap, not_built
 
@@ -92,6 +93,16 @@ def build_and_register_fast_cleaner(config: Config, digest: str, card: dict) -> 
         fit_seconds = time.perf_counter() - started
         settings = dataclasses.replace(accurate.settings, junk_gate=True, article_page=None)
         cleaner = Cleaner(kind, accurate.topic_model, settings)
+        # Junk thresholds for this kind model and the gate, on the glued validation documents
+        # (the accurate cleaner's are for its own model and its learned stripper).
+        docs = config.model.page_eval_max_pages or glued_junk.DOCS_PER_SOURCE
+        glued = glued_junk.make_glued(frame, "validation", config.data.seed, docs_per_source=docs)
+        prepared = glued_junk.prepare(
+            cleaner, glued, modes=(settings.segment_mode,), html=(settings.segment_html,)
+        )
+        settings, _ = glued_junk.tune(prepared, settings)
+        junk = glued_junk.score(prepared, settings, page_level=True)
+        cleaner = Cleaner(kind, accurate.topic_model, settings)
         settings, pass_grid = page_pass.tune(cleaner, validation_pages)
         cleaner = Cleaner(kind, accurate.topic_model, settings)
         page_model, page_model_metrics, _ = article_page.fit_and_score(cleaner, config)
@@ -121,6 +132,7 @@ def build_and_register_fast_cleaner(config: Config, digest: str, card: dict) -> 
             **{f"val_page_f1_{_key(name)}": f1 for name, f1 in val_inputs.items()},
             **{f"test_page_f1_{_key(name)}": f1 for name, f1 in test_inputs.items()},
             **page_model_metrics,
+            **{f"val_{k}": float(v) for k, v in junk.items()},
         }
         mlflow.log_metrics(metrics)
         with tempfile.TemporaryDirectory() as tmp:
