@@ -20,7 +20,7 @@ import pandas as pd
 
 from newsclean.clean.pagepass import ARTICLE_PAGE_FIGURES, ArticlePageModel, article_figures
 from newsclean.config import Config
-from newsclean.train.pages import PAGES_PER_BATCH
+from newsclean.train.pages import HTML_INPUT, clean_records, page_inputs
 
 ARTICLE = "article"
 
@@ -28,25 +28,15 @@ ARTICLE = "article"
 def describe(cleaner, pages: Sequence) -> pd.DataFrame:
     """One row per page: its ``ARTICLE_PAGE_FIGURES`` as the cleaner (HTML input, no topics)
     returns them, its page type and its confidence. Pages without text are left out."""
-    from newsclean.clean.inputs import InputError, to_article
-    from newsclean.text import decode_bytes
-
     quick = cleaner.with_settings(topics=False, article_page=None)
-    articles, types = [], []
-    for page in pages:
-        try:
-            articles.append(to_article({"id": page.doc_id, "html": decode_bytes(page.html)[0]}))
-            types.append(page.page_type)
-        except InputError:
-            continue
-    rows = []
-    for start in range(0, len(articles), PAGES_PER_BATCH):
-        for cleaned in quick.clean_many(articles[start : start + PAGES_PER_BATCH]):
-            rows.append(article_figures(cleaned))
+    records = [page_inputs(page.html, [HTML_INPUT])[HTML_INPUT][0] for page in pages]
+    cleaned = clean_records(quick, records)
+    kept = [(c, p.page_type) for c, p in zip(cleaned, pages, strict=True) if c is not None]
     table = pd.DataFrame(
-        np.array(rows).reshape(len(rows), len(ARTICLE_PAGE_FIGURES)), columns=ARTICLE_PAGE_FIGURES
+        np.array([article_figures(c) for c, _ in kept]).reshape(len(kept), -1),
+        columns=ARTICLE_PAGE_FIGURES,
     )
-    return table.assign(page_type=types)
+    return table.assign(page_type=[page_type for _, page_type in kept])
 
 
 def fit(dev: pd.DataFrame) -> ArticlePageModel | None:

@@ -238,6 +238,7 @@ def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dic
     from newsclean.ml.metrics import page_f1
     from newsclean.train.pages import (
         HTML_INPUT,
+        input_metric_name,
         page_input_names,
         page_metric_name,
         score_pages,
@@ -261,9 +262,7 @@ def _test_pages_f1(cleaner: Cleaner, frame: pd.DataFrame, config: Config) -> dic
     for row in table.itertuples():
         metrics[page_metric_name(row.input, row.corpus)] = float(row.f1)
         if row.corpus == "all":
-            metrics[f"test_{page_metric_name(row.input, 'all').removesuffix('_all')}"] = float(
-                row.f1
-            )
+            metrics[f"test_{input_metric_name(row.input)}"] = float(row.f1)
     return metrics
 
 

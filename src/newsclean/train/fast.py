@@ -36,7 +36,7 @@ from newsclean.clean.registry import (
 from newsclean.config import Config
 from newsclean.ml.kind import KIND_COLUMNS, ReweightedKind, champion_design, tune_kind_weights
 from newsclean.train import article_page, glued_junk, page_pass
-from newsclean.train.pages import score_pages, split_pages, summarise_pages
+from newsclean.train.pages import input_metric_name, score_pages, split_pages, summarise_pages
 from newsclean.train.runs import cap, not_built
 
 FAST_METRIC = "val_page_f1_mean"
@@ -129,8 +129,8 @@ def build_and_register_fast_cleaner(config: Config, digest: str, card: dict) -> 
             FAST_METRIC: val_f1,
             "test_page_f1_mean": test_f1,
             "kind_fit_seconds": fit_seconds,
-            **{f"val_page_f1_{_key(name)}": f1 for name, f1 in val_inputs.items()},
-            **{f"test_page_f1_{_key(name)}": f1 for name, f1 in test_inputs.items()},
+            **{f"val_{input_metric_name(name)}": f1 for name, f1 in val_inputs.items()},
+            **{f"test_{input_metric_name(name)}": f1 for name, f1 in test_inputs.items()},
             **page_model_metrics,
             **{f"val_{k}": float(v) for k, v in junk.items()},
         }
@@ -188,7 +188,3 @@ def build_and_register_fast_cleaner(config: Config, digest: str, card: dict) -> 
         "test_macro_f1": test_f1,
         **{k: v for k, v in metrics.items() if k.startswith(("test_", "val_"))},
     }
-
-
-def _key(input_name: str) -> str:
-    return input_name.replace(":", "_").replace("-", "_")

@@ -23,7 +23,13 @@ from newsclean.clean.settings import CleanerSettings
 from newsclean.config import KINDS
 from newsclean.kindrules import rule_for
 from newsclean.ml.metrics import f1_of, page_shingle_scores
-from newsclean.train.pages import HTML_INPUT, PAGES_PER_BATCH, page_input_names, page_inputs
+from newsclean.train.pages import (
+    HTML_INPUT,
+    clean_records,
+    input_metric_name,
+    page_input_names,
+    page_inputs,
+)
 
 PENALTIES = (0.0, 0.75, 1.0, 1.25, 1.5, 2.0)
 BIASES = (0.5, 0.25, 0.0, -0.25, -0.5, -0.75, -1.0)
@@ -73,8 +79,6 @@ class _Page:
 
 def _cleaned_pages(cleaner, pages: Sequence, input_name: str) -> list[_Page]:
     """The pages of one input cleaned with the pass off (and no topics)."""
-    from newsclean.clean.inputs import InputError, to_article
-
     off = cleaner.with_settings(
         contiguity_penalty=0.0,
         news_bias=0.0,
@@ -83,19 +87,8 @@ def _cleaned_pages(cleaner, pages: Sequence, input_name: str) -> list[_Page]:
         fallback_min_chars=0,
         topics=False,
     )
-    cleaned: list = [None] * len(pages)  # a page with no text keeps nothing
-    articles, owners = [], []
-    for number, page in enumerate(pages):
-        record, _ = page_inputs(page.html, [input_name])[input_name]
-        try:
-            articles.append(to_article({"id": str(number), **record}))
-            owners.append(number)
-        except InputError:
-            continue
-    for start in range(0, len(articles), PAGES_PER_BATCH):
-        batch = off.clean_many(articles[start : start + PAGES_PER_BATCH])
-        for owner, article in zip(owners[start : start + PAGES_PER_BATCH], batch, strict=True):
-            cleaned[owner] = article
+    records = [page_inputs(page.html, [input_name])[input_name][0] for page in pages]
+    cleaned = clean_records(off, records)  # None: a page with no text keeps nothing
     return [_Page(c, p.gold) for c, p in zip(cleaned, pages, strict=True)]
 
 
@@ -157,7 +150,7 @@ def chosen_scores(grid: pd.DataFrame, settings: CleanerSettings) -> dict[str, fl
     model's own decisions (``val_page_f1_<input>_no_pass``: penalty 0, bias 0)."""
     out = {}
     for name, part in grid.groupby("input", sort=False):
-        key = f"val_page_f1_{name.replace(':', '_').replace('-', '_')}"
+        key = f"val_{input_metric_name(name)}"
         penalty, bias = settings.page_pass(text_input=name != HTML_INPUT)
         row = part[(part["penalty"] == penalty) & (part["bias"] == bias)]
         if len(row):

@@ -129,6 +129,33 @@ def page_metric_name(input_name: str, corpus: str) -> str:
     return metric_name(f"{prefix}_{corpus}")
 
 
+def input_metric_name(input_name: str) -> str:
+    """Stable MLflow key of one input's page F1 over all pages: ``page_f1_html``,
+    ``page_f1_text_<rendering>`` (prefixed ``val_`` / ``test_`` by the split)."""
+    return metric_name(f"page_f1_{input_name.replace(':', '_')}")
+
+
+def clean_records(cleaner, records: Sequence[dict]) -> list:
+    """Each record (``{"html"}`` or ``{"text"}``, as ``page_inputs`` gives them) cleaned by
+    ``cleaner`` in chunks of ``PAGES_PER_BATCH``, as ``newsclean clean`` does: one
+    ``CleanedArticle`` per record, None for a record with no text."""
+    from newsclean.clean.inputs import InputError, to_article
+
+    cleaned: list = [None] * len(records)
+    articles, owners = [], []
+    for number, record in enumerate(records):
+        try:
+            articles.append(to_article({"id": str(number), **record}))
+            owners.append(number)
+        except InputError:
+            continue
+    for start in range(0, len(articles), PAGES_PER_BATCH):
+        batch = cleaner.clean_many(articles[start : start + PAGES_PER_BATCH])
+        for owner, article in zip(owners[start : start + PAGES_PER_BATCH], batch, strict=True):
+            cleaned[owner] = article
+    return cleaned
+
+
 def score_pages(
     cleaner, pages: Sequence, inputs: Sequence[str] | None = None, peers: dict | None = None
 ) -> pd.DataFrame:
@@ -140,8 +167,6 @@ def score_pages(
     ``confidence``. Seconds per (system, input) are in ``attrs["seconds"]``."""
     import time
 
-    from newsclean.clean.inputs import InputError, to_article
-
     inputs = tuple(inputs or page_input_names())
     peers = PEERS if peers is None else peers
     rows, seconds = [], {}
@@ -149,21 +174,10 @@ def score_pages(
         prepared = [page_inputs(p.html, [name])[name] for p in pages]
         outputs: dict[str, list[str]] = {}
         started = time.perf_counter()
-        texts = [""] * len(prepared)  # a page with no text keeps nothing
-        confidence = [float("nan")] * len(prepared)
-        articles, owners = [], []
-        for page_number, (record, _) in enumerate(prepared):
-            try:
-                articles.append(to_article({"id": str(page_number), **record}))
-                owners.append(page_number)
-            except InputError:
-                continue
-        for start in range(0, len(articles), PAGES_PER_BATCH):  # as ``newsclean clean`` does
-            batch = cleaner.clean_many(articles[start : start + PAGES_PER_BATCH])
-            for owner, cleaned in zip(owners[start : start + PAGES_PER_BATCH], batch, strict=True):
-                texts[owner] = cleaned.text
-                confidence[owner] = cleaned.confidence
-        outputs["newsclean"] = texts
+        cleaned = clean_records(cleaner, [record for record, _ in prepared])
+        # a page with no text keeps nothing
+        outputs["newsclean"] = [c.text if c else "" for c in cleaned]
+        confidence = [c.confidence if c else float("nan") for c in cleaned]
         seconds[("newsclean", name)] = time.perf_counter() - started
         for system, extract in peers.items():
             started = time.perf_counter()
